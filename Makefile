@@ -1,0 +1,32 @@
+# Quick start: `make demo` (set up, run the demo) and `make test` (set up, lint, run the tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[tfds,dev]"
+	touch $(VENV)/.core $@
+
+install: $(VENV)/.core
+
+demo: $(VENV)/.core
+	$(BIN)/jaxcurr run digits_curriculum --out runs/demo --overwrite
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) runs

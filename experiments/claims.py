@@ -1,0 +1,112 @@
+"""Print the paper's claims (NOTES section 1) beside what the runs in experiments/results measured.
+
+    python experiments/claims.py [experiments/results]
+
+Each row is computed from a run's metrics.npz: means over seeds with 95% Student-t intervals.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from jaxcurr.results import load_metrics, load_run_config, mean_ci, visit_time
+
+
+def fmt(values: np.ndarray) -> str:
+    mean, half = mean_ci(values)
+    return f"{mean:.3f} ± {half:.3f}"
+
+
+def fmt_groups(values: np.ndarray) -> str:
+    mean, _ = mean_ci(values)
+    return " / ".join(f"{v:.2f}" for v in mean)
+
+
+def curriculum_rows(run: Path) -> list[str]:
+    config, m = load_run_config(run), load_metrics(run)
+    rows = []
+    uniform_final = m["uniform/group_loss"][:, -1].mean(0)  # intrinsic difficulty per group
+    for method in ("momentum_correlation", "curiosity", "gradient_norm"):
+        if f"{method}/group_loss" not in m:
+            continue
+        loss, share = m[f"{method}/group_loss"], m[f"{method}/group_share"]
+        times = visit_time(share)
+        own = np.array([spearmanr(t, f).statistic for t, f in zip(times, loss[:, -1],
+                                                                     strict=True)])
+        vs_uniform = np.array([spearmanr(t, uniform_final).statistic for t in times])
+        rows.append(f"| {config.name} | {method} | visit time per group (0 = start, 1 = end) "
+                    f"| {fmt_groups(times)} |")
+        rows.append(f"| {config.name} | {method} | Spearman(visit time, own final loss); "
+                    f"(visit time, uniform's final loss) | {fmt(np.nan_to_num(own))}; "
+                    f"{fmt(np.nan_to_num(vs_uniform))} |")
+        rows.append(f"| {config.name} | {method} | eval loss averaged over training (uniform: "
+                    f"{fmt(m['uniform/group_loss'].mean((1, 2)))}) | "
+                    f"{fmt(loss.mean((1, 2)))} |")
+        rows.append(f"| {config.name} | {method} | final mean loss (uniform: "
+                    f"{fmt(m['uniform/group_loss'][:, -1].mean(-1))}) | "
+                    f"{fmt(loss[:, -1].mean(-1))} |")
+        rows.append(f"| {config.name} | {method} | share of {{0}} in the first / last tenth "
+                    f"(uniform 0.10) | {fmt(tenth(share, 0)[:, 0])} / "
+                    f"{fmt(tenth(share, -1)[:, 0])} |")
+    return rows
+
+
+def tenth(share: np.ndarray, which: int) -> np.ndarray:
+    n = max(1, share.shape[1] // 10)
+    part = share[:, :n] if which == 0 else share[:, -n:]
+    return part.mean(1)
+
+
+def noise_rows(run: Path) -> list[str]:
+    config, m = load_run_config(run), load_metrics(run)
+    rows = []
+    uniform_share = 1 / len(config.data.groups) if config.teacher.tasks == "group" else None
+    for method in ("curiosity", "momentum_correlation", "gradient_norm"):
+        if f"{method}/group_loss" not in m:
+            continue
+        share = m[f"{method}/group_share"]
+        loss = m[f"{method}/group_loss"]
+        second_half = share[:, share.shape[1] // 2:].mean(1)
+        rows.append(f"| {config.name} | {method} | share per group, second half (uniform "
+                    f"{uniform_share:.2f} each) | {fmt_groups(second_half)} |")
+        rows.append(f"| {config.name} | {method} | share of the noisiest group {{6,7,8,9}}; of "
+                    f"the no-noise group {{0}} | {fmt(second_half[:, -1])}; "
+                    f"{fmt(second_half[:, 0])} |")
+        rows.append(f"| {config.name} | {method} | final loss above floor log\\|g\\|, mean over "
+                    f"groups (uniform: {fmt(excess(m, 'uniform', config))}) | "
+                    f"{fmt(excess(m, method, config))} |")
+        rows.append(f"| {config.name} | {method} | final test group accuracy (uniform: "
+                    f"{fmt(m['uniform/test_group_accuracy'][:, -1])}) | "
+                    f"{fmt(m[f'{method}/test_group_accuracy'][:, -1])} |")
+        rows.append(f"| {config.name} | {method} | std over the last half of the run of the "
+                    f"mean eval loss (uniform: {fmt(stability(m['uniform/group_loss']))}) | "
+                    f"{fmt(stability(loss))} |")
+    return rows
+
+
+def excess(m, method, config) -> np.ndarray:
+    floor = np.log([len(g) for g in config.data.groups])
+    return (m[f"{method}/group_loss"][:, -1] - floor).mean(-1)
+
+
+def stability(loss: np.ndarray) -> np.ndarray:
+    mean_loss = loss.mean(-1)
+    return mean_loss[:, mean_loss.shape[1] // 2:].std(1)
+
+
+def main(argv: list[str]) -> int:
+    root = Path(argv[0] if argv else "experiments/results")
+    print("| run | method | measure | mean ± 95% CI over seeds |\n|---|---|---|---|")
+    for run in sorted(p for p in root.iterdir() if (p / "metrics.npz").is_file()):
+        mode = load_run_config(run).data.label_mode
+        for row in (noise_rows(run) if mode == "noise" else curriculum_rows(run)):
+            print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

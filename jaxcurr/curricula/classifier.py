@@ -1,0 +1,234 @@
+"""Teacher-student classifier curriculum (Blad & Loutfi 2025), as one pure training function.
+
+Each step, for every method in ``config.run.methods`` side by side in one program:
+the teacher picks a task (class or group) for each of B samples; the environment returns a
+random training image of that task and its label (clean, fixed within-group relabel
+``curriculum``, or fresh within-group ``noise``); the signal turns the student's gradients into
+one reward per sample (with Adam's moments as they stand before the student's step, by
+default); the student takes one Adam step on the batch mean loss; the teacher takes one
+REINFORCE step on the rewards.
+
+``make_train(config) -> train(key, data)`` runs a whole run for one seed in ``lax.scan``;
+vmap it over seeds: ``jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, data)``. The data is
+an argument, not a closure, so that the images are not baked into the compiled program.
+Metrics are reduced inside the scan every ``run.log_every`` steps, so memory does not grow
+with the number of steps beyond the logged metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxcurr import signals as signals_lib
+from jaxcurr.config import Config
+from jaxcurr.data import Dataset, Groups, expected_group_loss, label_within_group, make_groups
+from jaxcurr.students.classifier import MLPClassifier, per_sample_cross_entropy
+from jaxcurr.teachers import Teacher, reinforce_teacher, uniform_teacher
+
+METHOD_SIGNAL = {"uniform": "uniform", "curiosity": "loss",
+                 "momentum_correlation": "momentum_correlation", "gradient_norm": "gradient_norm"}
+
+
+class TaskData(NamedTuple):
+    """Device arrays the run reads: images, tasks' sample tables, evaluation and test sets."""
+
+    x_train: jax.Array  # [N, D]
+    y_train: jax.Array  # [N] true labels
+    task_index: jax.Array  # [K, max task size] training indices of each task (padded)
+    task_count: jax.Array  # [K]
+    task_group: jax.Array  # [K] group of each task
+    eval_index: jax.Array  # [M] fixed evaluation subset of the training set
+    x_test: jax.Array  # [T, D]
+    y_test: jax.Array  # [T]
+    groups: Groups
+
+
+class MethodState(NamedTuple):
+    student_params: Any
+    student_opt_state: Any
+    teacher_state: Any
+    key: jax.Array
+
+
+class TrainState(NamedTuple):
+    labels: jax.Array  # [N] the labels the student trains on (curriculum: fixed relabel)
+    methods: dict[str, MethodState]
+
+
+def prepare_data(dataset: Dataset, config: Config) -> TaskData:
+    """Arrange a dataset for the run: per-task sample tables, evaluation and test subsets."""
+    groups = config.data.groups
+    y = dataset.y_train
+    if config.teacher.tasks == "class":
+        members = [np.flatnonzero(y == c) for c in range(config.data.num_classes)]
+        task_group = [next(i for i, g in enumerate(groups) if c in g)
+                      for c in range(config.data.num_classes)]
+    else:
+        members = [np.flatnonzero(np.isin(y, g)) for g in groups]
+        task_group = list(range(len(groups)))
+    width = max(len(m) for m in members)
+    task_index = np.stack([np.resize(m, width) for m in members]).astype(np.int32)
+    eval_index = np.concatenate([np.flatnonzero(y == c)[: config.data.eval_per_class]
+                                 for c in range(config.data.num_classes)]).astype(np.int32)
+    n_test = min(config.data.test_size, len(dataset.y_test))
+    test = np.random.default_rng(0).permutation(len(dataset.y_test))[:n_test]
+    return TaskData(
+        x_train=jnp.asarray(dataset.x_train), y_train=jnp.asarray(y),
+        task_index=jnp.asarray(task_index),
+        task_count=jnp.asarray([len(m) for m in members], jnp.int32),
+        task_group=jnp.asarray(task_group, jnp.int32), eval_index=jnp.asarray(eval_index),
+        x_test=jnp.asarray(dataset.x_test[test]), y_test=jnp.asarray(dataset.y_test[test]),
+        groups=make_groups(groups))
+
+
+def draw_batch(key: jax.Array, tasks: jax.Array, labels: jax.Array, data: TaskData,
+               label_mode: str) -> tuple[jax.Array, jax.Array]:
+    """A random training image of each task in ``tasks`` and the label the student sees:
+    ``labels[i]`` (clean or the run's fixed curriculum relabel) or, in ``noise`` mode, a fresh
+    label drawn within the image's group."""
+    k_pick, k_label = jax.random.split(key)
+    pick = jax.random.randint(k_pick, tasks.shape, 0, data.task_count[tasks])
+    index = data.task_index[tasks, pick]
+    if label_mode == "noise":
+        return data.x_train[index], label_within_group(k_label, data.y_train[index], data.groups)
+    return data.x_train[index], labels[index]
+
+
+def _segment_mean(values: jax.Array, segments: jax.Array, num: int) -> jax.Array:
+    total = jax.ops.segment_sum(values, segments, num)
+    count = jax.ops.segment_sum(jnp.ones_like(values), segments, num)
+    return total / jnp.maximum(count, 1)
+
+
+class Engine(NamedTuple):
+    """Pure functions of one seed's run; ``run(state, data, num_windows)`` needs a static
+    ``num_windows`` (bind it with functools.partial before jit)."""
+
+    init: Any
+    run: Any
+    num_windows: int
+
+
+def make_engine(config: Config) -> Engine:
+    """Build the init and windowed-run functions of a classifier curriculum run."""
+    run_cfg, data_cfg, teacher_cfg = config.run, config.data, config.teacher
+    num_groups = len(data_cfg.groups)
+    batch, log_every = run_cfg.batch_size, run_cfg.log_every
+    student = MLPClassifier(tuple(config.student.hidden), data_cfg.num_classes)
+    optimizer = optax.adam(config.student.learning_rate, b1=config.student.b1,
+                           b2=config.student.b2, eps=config.student.eps)
+    obs = jnp.ones((1,), jnp.float32)  # the teacher's observation: the episode's first step
+
+    def teacher_for(method: str) -> Teacher:
+        if method == "uniform":
+            return uniform_teacher(config.num_tasks)
+        return reinforce_teacher(config.num_tasks, teacher_cfg.hidden, teacher_cfg.learning_rate,
+                                 teacher_cfg.entropy_coef, teacher_cfg.baseline,
+                                 teacher_cfg.baseline_decay, teacher_cfg.normalize_advantages)
+
+    def signal_for(method: str) -> signals_lib.Signal:
+        name = METHOD_SIGNAL[method]
+        if name == "momentum_correlation":
+            s = config.signal
+            return signals_lib.momentum_correlation(s.denominator, s.eps, s.bias_correction,
+                                                    config.student.b1, config.student.b2)
+        return signals_lib.SIGNALS[name]()
+
+    teachers = {m: teacher_for(m) for m in run_cfg.methods}
+    signals = {m: signal_for(m) for m in run_cfg.methods}
+
+    def loss_fn(params, sample_batch):
+        x, y = sample_batch
+        return per_sample_cross_entropy(student.apply(params, x), y)
+
+    def init(key: jax.Array, data: TaskData) -> TrainState:
+        k_student, k_teacher, k_labels, k_run = jax.random.split(key, 4)
+        params = student.init(k_student, data.x_train[:1])
+        if data_cfg.label_mode == "curriculum":
+            labels = label_within_group(k_labels, data.y_train, data.groups)
+        else:
+            labels = data.y_train
+        methods = {
+            m: MethodState(params, optimizer.init(params), teachers[m].init(k_teacher, obs),
+                           jax.random.fold_in(k_run, i))
+            for i, m in enumerate(run_cfg.methods)}
+        return TrainState(labels, methods)
+
+    def step(method, labels, data, state: MethodState, _):
+        teacher, signal = teachers[method], signals[method]
+        key, k_act, k_draw = jax.random.split(state.key, 3)
+        tasks = teacher.act(state.teacher_state, obs, k_act, batch)
+        sample_batch = draw_batch(k_draw, tasks, labels, data, data_cfg.label_mode)
+
+        def mean_loss(p):
+            losses = loss_fn(p, sample_batch)
+            return jnp.mean(losses), losses
+
+        (loss, _), grads = jax.value_and_grad(mean_loss, has_aux=True)(state.student_params)
+        updates, opt_state = optimizer.update(grads, state.student_opt_state)
+        moments = opt_state if config.signal.moments == "after" else state.student_opt_state
+        rewards = signal(loss_fn, state.student_params, sample_batch, moments)
+        params = optax.apply_updates(state.student_params, updates)
+        teacher_state, _ = teacher.update(state.teacher_state, obs, tasks, rewards)
+        new = MethodState(params, opt_state, teacher_state, key)
+        counts = jax.ops.segment_sum(jnp.ones(batch), data.task_group[tasks], num_groups)
+        return new, (counts, jnp.mean(rewards), loss)
+
+    def evaluate(method, labels, data, state: MethodState, window_stats):
+        counts, rewards, losses = window_stats
+        params = state.student_params
+        eval_x = data.x_train[data.eval_index]
+        eval_true = data.y_train[data.eval_index]
+        logits = student.apply(params, eval_x)
+        if data_cfg.label_mode == "noise":
+            eval_losses = expected_group_loss(jax.nn.log_softmax(logits), eval_true, data.groups)
+        else:
+            eval_losses = per_sample_cross_entropy(logits, labels[data.eval_index])
+        eval_group = data.groups.group_of_class[eval_true]
+        predicted = jnp.argmax(student.apply(params, data.x_test), -1)
+        group_of = data.groups.group_of_class
+        probs = teachers[method].probs(state.teacher_state, obs)
+        share = jnp.sum(counts, 0)
+        return {
+            "group_loss": _segment_mean(eval_losses, eval_group, num_groups),
+            "group_share": share / jnp.sum(share),
+            "task_probs": probs,
+            "teacher_entropy": -jnp.sum(probs * jnp.log(jnp.maximum(probs, 1e-30))),
+            "mean_reward": jnp.mean(rewards),
+            "train_loss": jnp.mean(losses),
+            "test_accuracy": jnp.mean(predicted == data.y_test),
+            "test_group_accuracy": jnp.mean(group_of[predicted] == group_of[data.y_test]),
+        }
+
+    def window(data, state: TrainState, _):
+        methods, metrics = {}, {}
+        for m in run_cfg.methods:
+            method_step = functools.partial(step, m, state.labels, data)
+            new, stats = jax.lax.scan(method_step, state.methods[m], None, length=log_every)
+            methods[m] = new
+            metrics[m] = evaluate(m, state.labels, data, new, stats)
+        return TrainState(state.labels, methods), metrics
+
+    def run(state: TrainState, data: TaskData, num_windows: int):
+        return jax.lax.scan(functools.partial(window, data), state, None, length=num_windows)
+
+    return Engine(init, run, run_cfg.steps // log_every)
+
+
+def make_train(config: Config):
+    """``train(key, data) -> metrics``: a whole run for one seed; metrics per method, each
+    with a leading axis of ``run.steps / run.log_every`` logged windows."""
+    engine = make_engine(config)
+
+    def train(key: jax.Array, data: TaskData):
+        state = engine.init(key, data)
+        _, metrics = engine.run(state, data, engine.num_windows)
+        return metrics
+
+    return train

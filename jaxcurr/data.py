@@ -1,0 +1,157 @@
+"""Datasets as whole arrays, class groups, and the label modes of the curriculum experiments.
+
+Sources: TFDS by name (any image-classification dataset), a local ``.npz`` with
+``x_train, y_train, x_test, y_test``, or scikit-learn's bundled 8x8 digits (no network).
+Images are flattened to ``[N, D]`` float32 in [0, 1]; labels are int32.
+
+Label modes (Blad & Loutfi 2025, "Gradient-Momentum Correlation for Intrinsic Exploration"):
+``curriculum`` draws each training sample's label once, uniformly within its group, and keeps
+it for the run; ``noise`` draws a fresh label within the group at every draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcurr.config import ConfigError, DataConfig
+
+
+class Dataset(NamedTuple):
+    """A classification dataset held as host arrays."""
+
+    x_train: np.ndarray  # [N, D] float32 in [0, 1]
+    y_train: np.ndarray  # [N] int32
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, ...]
+
+
+class Groups(NamedTuple):
+    """Class groups as padded arrays: ``members[g, :sizes[g]]`` are group g's classes."""
+
+    group_of_class: jax.Array  # [C] int32
+    members: jax.Array  # [G, max group size] int32, padded with the group's first class
+    sizes: jax.Array  # [G] int32
+
+
+def make_groups(groups: tuple[tuple[int, ...], ...]) -> Groups:
+    """Padded-array form of a partition of the classes ``0..C-1``."""
+    num_classes = sum(len(g) for g in groups)
+    width = max(len(g) for g in groups)
+    group_of_class = np.zeros(num_classes, np.int32)
+    members = np.zeros((len(groups), width), np.int32)
+    for index, group in enumerate(groups):
+        group_of_class[list(group)] = index
+        members[index] = list(group) + [group[0]] * (width - len(group))
+    sizes = np.array([len(g) for g in groups], np.int32)
+    return Groups(jnp.asarray(group_of_class), jnp.asarray(members), jnp.asarray(sizes))
+
+
+def label_within_group(key: jax.Array, labels: jax.Array, groups: Groups) -> jax.Array:
+    """A label drawn uniformly within each true label's group (same shape as ``labels``)."""
+    group = groups.group_of_class[labels]
+    pick = jax.random.randint(key, labels.shape, 0, groups.sizes[group])
+    return groups.members[group, pick]
+
+
+def expected_group_loss(log_probs: jax.Array, labels: jax.Array, groups: Groups) -> jax.Array:
+    """Cross-entropy averaged over the label distribution of the noise mode.
+
+    ``-mean_{l in group(y)} log p(l)``: the expected loss when the label is uniform within the
+    group; its minimum over predictions is ``log |group|``.
+    """
+    group = groups.group_of_class[labels]
+    members = groups.members[group]  # [B, W]
+    valid = jnp.arange(members.shape[-1]) < groups.sizes[group][:, None]
+    picked = jnp.take_along_axis(log_probs, members, axis=-1)
+    return -jnp.sum(jnp.where(valid, picked, 0.0), -1) / groups.sizes[group]
+
+
+def _images_to_float(x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    shape = tuple(x.shape[1:])
+    flat = x.reshape(len(x), -1)
+    if flat.dtype == np.uint8:
+        return (flat.astype(np.float32) / 255.0), shape
+    return flat.astype(np.float32), shape
+
+
+def _from_arrays(x_train, y_train, x_test, y_test, where: str) -> Dataset:
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) != len(y):
+            raise ConfigError(f"{where}: x_{split} has {len(x)} rows but y_{split} has {len(y)}")
+        if len(x) == 0:
+            raise ConfigError(f"{where}: the {split} split is empty")
+        if not np.issubdtype(np.asarray(y).dtype, np.integer):
+            raise ConfigError(f"{where}: y_{split} must hold integer labels, got {y.dtype}")
+    xtr, shape = _images_to_float(np.asarray(x_train))
+    xte, _ = _images_to_float(np.asarray(x_test))
+    return Dataset(xtr, np.asarray(y_train).astype(np.int32), xte,
+                   np.asarray(y_test).astype(np.int32), shape)
+
+
+def _load_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)
+    y = digits.target.astype(np.int32)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y = x[order], y[order]
+    n_test = len(y) // 5
+    return _from_arrays(x[n_test:], y[n_test:], x[:n_test], y[:n_test], "data (digits)")
+
+
+def _load_npz(path: str) -> Dataset:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"data.path: no such file {path!r}; allowed: an existing .npz with "
+                          "x_train, y_train, x_test, y_test")
+    with np.load(file) as arrays:
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+        if missing:
+            raise ConfigError(f"data.path: {path!r} lacks {', '.join(missing)}; allowed: an .npz "
+                              "with x_train, y_train, x_test, y_test")
+        return _from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"],
+                            arrays["y_test"], f"data.path ({path})")
+
+
+def _load_tfds(cfg: DataConfig) -> Dataset:
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(cfg.name, data_dir=cfg.data_dir or None)
+        if cfg.download:
+            builder.download_and_prepare()
+        splits = builder.as_dataset(split=[cfg.train_split, cfg.test_split], batch_size=-1)
+    except Exception as err:  # TFDS raises many types; report them as a config problem
+        hint = "" if cfg.download else " (data.download = false: it must be prepared already)"
+        raise ConfigError(f"data.name: TFDS could not load {cfg.name!r} from "
+                          f"{cfg.data_dir or 'the default data_dir'}{hint}: {err}") from None
+    image_key, label_key = builder.info.supervised_keys or ("image", "label")
+    train, test = (tfds.as_numpy(s) for s in splits)
+    return _from_arrays(train[image_key], train[label_key], test[image_key], test[label_key],
+                        f"data.name ({cfg.name})")
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Load the configured dataset and check its labels lie in the groups' class range."""
+    if cfg.source == "digits":
+        data = _load_digits()
+    elif cfg.source == "npz":
+        data = _load_npz(cfg.path)
+    else:
+        data = _load_tfds(cfg)
+    for split, y in (("y_train", data.y_train), ("y_test", data.y_test)):
+        bad = y[(y < 0) | (y >= cfg.num_classes)]
+        if bad.size:
+            raise ConfigError(f"data.groups: {split} holds label {int(bad[0])}, outside the class "
+                              f"range 0..{cfg.num_classes - 1} that data.groups covers")
+    present = np.bincount(data.y_train, minlength=cfg.num_classes)
+    if (present == 0).any():
+        raise ConfigError(f"data.groups: class {int(np.argmin(present))} has no training samples")
+    return data

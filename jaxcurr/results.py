@@ -1,0 +1,140 @@
+"""Run directories: resolved config, metrics with a leading seed axis, and a summary.
+
+A run directory holds ``config.toml`` (the resolved config), ``metrics.npz`` (keys
+``method/metric``, arrays ``[seeds, windows, ...]``, plus ``step``), ``summary.json`` and
+``figures/``. Files are written to a temporary name and renamed, so none is left half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.stats
+import tomli_w
+
+from jaxcurr.config import Config, config_from_dict, config_to_dict
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temporary file in ``path``'s folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; run files are ordinary readable files
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_config(run_dir: Path, config: Config) -> None:
+    atomic_write(run_dir / "config.toml", lambda f: tomli_w.dump(config_to_dict(config), f))
+
+
+def load_run_config(run_dir: Path) -> Config:
+    return config_from_dict(tomllib.loads((Path(run_dir) / "config.toml").read_text()))
+
+
+def save_metrics(run_dir: Path, config: Config, metrics: dict[str, np.ndarray]) -> None:
+    step = np.arange(1, next(iter(metrics.values())).shape[1] + 1) * config.run.log_every
+    atomic_write(run_dir / "metrics.npz", lambda f: np.savez(f, step=step, **metrics))
+
+
+def load_metrics(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(Path(run_dir) / "metrics.npz") as arrays:
+        return dict(arrays)
+
+
+def mean_ci(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and half-width of the 95% Student-t confidence interval along ``axis``."""
+    values = np.asarray(values, np.float64)
+    n = values.shape[axis]
+    mean = values.mean(axis)
+    if n < 2:
+        return mean, np.zeros_like(mean)
+    sem = values.std(axis, ddof=1) / np.sqrt(n)
+    return mean, scipy.stats.t.ppf(0.975, n - 1) * sem
+
+
+def _stat(values: np.ndarray) -> dict[str, Any]:
+    mean, half = mean_ci(values)
+    return {"mean": np.round(mean, 5).tolist(), "ci95": np.round(half, 5).tolist()}
+
+
+def visit_time(share: np.ndarray) -> np.ndarray:
+    """Share-weighted mean time of each group's visits, as a fraction of training.
+
+    ``share``: ``[seeds, windows, groups]``; returns ``[seeds, groups]``. Uniform sampling gives
+    about 0.5 for every group; a group visited early gets less.
+    """
+    windows = share.shape[1]
+    time = (np.arange(windows) + 0.5) / windows
+    return np.einsum("swg,w->sg", share, time) / np.maximum(share.sum(1), 1e-12)
+
+
+def summarize(config: Config, metrics: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per method: final per-group loss, mean loss over training (lower converges faster),
+    test accuracy, overall sampling shares, visit times and their rank correlation with the
+    final loss (positive: groups visited in the order of their final loss)."""
+    summary: dict[str, Any] = {
+        "name": config.name, "seeds": config.run.seeds, "steps": config.run.steps,
+        "groups": [list(g) for g in config.data.groups], "label_mode": config.data.label_mode,
+        "methods": {}}
+    for method in config.run.methods:
+        loss = metrics[f"{method}/group_loss"]
+        share = metrics[f"{method}/group_share"]
+        times = visit_time(share)
+        final = loss[:, -1]
+        order = [scipy.stats.spearmanr(t, f).statistic if np.ptp(t) > 0 else 0.0
+                 for t, f in zip(times, final, strict=True)]
+        summary["methods"][method] = {
+            "final_group_loss": _stat(final),
+            "final_mean_loss": _stat(final.mean(-1)),
+            "mean_loss_over_training": _stat(loss.mean((1, 2))),
+            "final_test_accuracy": _stat(metrics[f"{method}/test_accuracy"][:, -1]),
+            "final_test_group_accuracy": _stat(metrics[f"{method}/test_group_accuracy"][:, -1]),
+            "group_share": _stat(share.mean(1)),
+            "group_share_first_tenth": _stat(share[:, : max(1, share.shape[1] // 10)].mean(1)),
+            "visit_time": _stat(times),
+            "visit_order_vs_final_loss_spearman": _stat(np.nan_to_num(np.array(order))),
+            "final_teacher_entropy": _stat(metrics[f"{method}/teacher_entropy"][:, -1]),
+        }
+    return summary
+
+
+def save_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    atomic_write(run_dir / "summary.json",
+                 lambda f: f.write(json.dumps(summary, indent=2).encode()))
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A plain-text table of the summary, one row per method."""
+    groups = ["{" + ",".join(map(str, g)) + "}" for g in summary["groups"]]
+    header = (f"{'method':<22}{'loss, run mean':>20}{'final loss':>18}{'test acc':>10}"
+              f"{'group acc':>11}   final loss per group {' '.join(groups)}")
+    lines = [f"{summary['name']}: {summary['seeds']} seeds x {summary['steps']} steps, "
+             f"labels {summary['label_mode']} (mean +- 95% CI over seeds)", header]
+
+    def cell(stat, width):
+        return f"{stat['mean']:.3f} +- {stat['ci95']:.3f}".rjust(width)
+
+    for method, row in summary["methods"].items():
+        per_group = " ".join(f"{v:.3f}" for v in row["final_group_loss"]["mean"])
+        lines.append(f"{method:<22}{cell(row['mean_loss_over_training'], 20)}"
+                     f"{cell(row['final_mean_loss'], 18)}"
+                     f"{row['final_test_accuracy']['mean']:>10.3f}"
+                     f"{row['final_test_group_accuracy']['mean']:>11.3f}   {per_group}")
+    share_lines = ["", "sampling share per group over the run (first tenth -> whole run):"]
+    for method, row in summary["methods"].items():
+        first = " ".join(f"{v:.2f}" for v in row["group_share_first_tenth"]["mean"])
+        whole = " ".join(f"{v:.2f}" for v in row["group_share"]["mean"])
+        share_lines.append(f"{method:<22}{first}  ->  {whole}")
+    return "\n".join(lines + share_lines)

@@ -1,0 +1,125 @@
+"""Chunked execution of a curriculum run: one compiled chunk, progress, checkpoints, resume.
+
+The run is ``num_windows`` logged windows; a chunk is ``chunk_windows`` of them, compiled once
+(``jax.jit(jax.vmap(run_chunk))`` over seeds) and called repeatedly from Python, so the run can
+show progress, keep metrics and checkpoint between chunks. Every ``run.checkpoint_every``
+chunks the state of all seeds and the metrics so far are saved with orbax; ``resume`` restores
+the latest checkpoint and continues with the same compiled chunk, which makes the resumed run
+bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from tqdm.auto import tqdm
+
+from jaxcurr.config import Config
+from jaxcurr.curricula.classifier import TaskData, make_engine
+
+
+def chunk_windows(num_windows: int, requested: int) -> int:
+    """The largest divisor of ``num_windows`` not above ``requested`` (so chunks tile the run)."""
+    return max(d for d in range(1, min(num_windows, requested) + 1) if num_windows % d == 0)
+
+
+def seed_keys(config: Config) -> jax.Array:
+    """One PRNG key per seed, from ``run.seed``."""
+    return jax.random.split(jax.random.PRNGKey(config.run.seed), config.run.seeds)
+
+
+def _flatten(metrics: dict) -> dict[str, np.ndarray]:
+    return {f"{method}/{name}": np.asarray(value)
+            for method, values in metrics.items() for name, value in values.items()}
+
+
+class RunResult(NamedTuple):
+    """Metrics as ``{"method/metric": array [seeds, windows, ...]}`` and the run's timings."""
+
+    metrics: dict[str, np.ndarray]
+    compile_seconds: float
+    run_seconds: float
+    finished: bool
+
+
+def run(
+    config: Config,
+    data: TaskData,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after_chunks: int | None = None,
+) -> RunResult:
+    """Run all seeds of ``config`` in chunks; checkpoint to ``checkpoint_dir`` if given.
+
+    ``stop_after_chunks`` ends the run early after that many chunks (after checkpointing), as
+    an interruption would; ``resume`` continues from the latest checkpoint.
+    """
+    engine = make_engine(config)
+    per_chunk = chunk_windows(engine.num_windows, config.run.chunk_logs)
+    num_chunks = engine.num_windows // per_chunk
+    steps_per_chunk = per_chunk * config.run.log_every
+    keys = seed_keys(config)
+
+    init = jax.jit(jax.vmap(engine.init, in_axes=(0, None)))
+    chunk_fn = jax.jit(
+        jax.vmap(functools.partial(engine.run, num_windows=per_chunk), in_axes=(0, None)),
+        donate_argnums=0)
+
+    started = time.perf_counter()
+    state = init(keys, data)
+    compiled = chunk_fn.lower(state, data).compile()
+    compile_seconds = time.perf_counter() - started
+
+    manager = None
+    history: list[dict[str, np.ndarray]] = []
+    start_chunk = 0
+    if checkpoint_dir is not None:
+        manager = ocp.CheckpointManager(
+            Path(checkpoint_dir).absolute(),
+            options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
+        if resume and manager.latest_step() is not None:
+            start_chunk = manager.latest_step()
+            abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, state)
+            restored = manager.restore(start_chunk, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract),
+                history=ocp.args.StandardRestore()))
+            state = restored.state
+            history = [{k: np.asarray(v) for k, v in restored.history.items()}]
+
+    bar = tqdm(total=config.run.steps, initial=start_chunk * steps_per_chunk, unit="step",
+               disable=not progress, desc=config.name, dynamic_ncols=True)
+    started = time.perf_counter()
+    done = start_chunk
+    for index in range(start_chunk, num_chunks):
+        state, metrics = compiled(state, data)
+        history.append(_flatten(jax.device_get(metrics)))
+        bar.update(steps_per_chunk)
+        done = index + 1
+        if manager is not None and (done % config.run.checkpoint_every == 0
+                                    or done == num_chunks):
+            merged = _concat(history)
+            history = [merged]
+            manager.save(done, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), history=ocp.args.StandardSave(merged)))
+        if stop_after_chunks is not None and done - start_chunk >= stop_after_chunks:
+            break
+    bar.close()
+    if manager is not None:
+        manager.wait_until_finished()
+        manager.close()
+    return RunResult(_concat(history), compile_seconds, time.perf_counter() - started,
+                     finished=done == num_chunks)
+
+
+def _concat(history: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Join chunks' metrics along the window axis (axis 1, after seeds)."""
+    if len(history) == 1:
+        return history[0]
+    return {k: np.concatenate([h[k] for h in history], axis=1) for k in history[0]}

@@ -1,0 +1,138 @@
+"""Per-sample teacher rewards read from a student's gradients and optimizer state.
+
+Every signal has the signature ``signal(loss_fn, params, batch, opt_state) -> rewards [B]``
+where ``loss_fn(params, batch) -> [B]`` gives per-sample losses of any student (a classifier,
+or later an RL actor) and ``batch`` is a pytree with a leading batch axis.
+
+- ``momentum_correlation``: ``r_b = | sum_i g_{b,i} m_i / v_i |`` (Blad & Loutfi 2025,
+  "Gradient-Momentum Correlation for Intrinsic Exploration"), with ``g_b`` sample b's loss
+  gradient and ``m, v`` Adam's moments. Since ``g_b . u`` for a fixed ``u = m / v`` is the
+  directional derivative of sample b's loss along ``u``, ONE forward-mode JVP of the per-sample
+  loss vector gives every sample's value, with no per-sample gradients.
+- ``gradient_norm``: ``r_b = ||g_b||_2`` from explicit per-sample gradients.
+- ``loss`` (curiosity): ``r_b = loss_b``.
+- ``uniform``: zeros (no teacher).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxcurr.transforms import find_state
+
+Signal = Callable[[Callable, Any, Any, Any], jax.Array]
+
+
+def find_adam_state(opt_state: Any) -> optax.ScaleByAdamState:
+    """The single ``optax.ScaleByAdamState`` inside any (nested, injected, masked) optax state.
+
+    Raises ValueError when the chain has no ``scale_by_adam`` (or has several).
+    """
+    try:
+        return find_state(opt_state, optax.ScaleByAdamState)
+    except ValueError as err:
+        raise ValueError(
+            "opt_state: the momentum_correlation signal reads Adam's moments; allowed: an "
+            f"optax chain containing exactly one scale_by_adam (optax.adam, adamw, ...): {err}"
+        ) from None
+
+
+def momentum_direction(
+    opt_state: Any,
+    denominator: str = "v",
+    eps: float = 0.0,
+    bias_correction: bool = False,
+    b1: float = 0.9,
+    b2: float = 0.999,
+) -> Any:
+    """``u = m / (v + eps)`` (or ``m / (sqrt(v) + eps)``) from Adam's state; 0 where the
+    denominator is 0 (before the first update). With ``bias_correction``, ``m`` and ``v`` are
+    divided by ``1 - b1^t`` and ``1 - b2^t`` as in Adam's step."""
+    if denominator not in ("v", "sqrt_v"):
+        raise ValueError(f"denominator: got {denominator!r}; allowed: 'v', 'sqrt_v'")
+    adam = find_adam_state(opt_state)
+    mu, nu = adam.mu, adam.nu
+    if bias_correction:
+        count = jnp.maximum(adam.count, 1).astype(jnp.float32)
+        mu = jax.tree_util.tree_map(lambda m: m / (1 - b1**count), mu)
+        nu = jax.tree_util.tree_map(lambda v: v / (1 - b2**count), nu)
+
+    def direction(m, v):
+        denom = (v if denominator == "v" else jnp.sqrt(v)) + eps
+        return jnp.where(denom > 0, m / jnp.where(denom > 0, denom, 1), 0).astype(m.dtype)
+
+    return jax.tree_util.tree_map(direction, mu, nu)
+
+
+def momentum_correlation(
+    denominator: str = "v",
+    eps: float = 0.0,
+    bias_correction: bool = False,
+    b1: float = 0.9,
+    b2: float = 0.999,
+) -> Signal:
+    """Signal ``|g_b . u|`` with ``u`` from :func:`momentum_direction`, via one JVP."""
+
+    def signal(loss_fn, params, batch, opt_state):
+        u = momentum_direction(opt_state, denominator, eps, bias_correction, b1, b2)
+        u = jax.tree_util.tree_map(lambda d, p: d.astype(p.dtype), u, params)
+        _, dots = jax.jvp(lambda p: loss_fn(p, batch), (params,), (u,))
+        return jnp.abs(dots)
+
+    return signal
+
+
+def per_sample_gradients(loss_fn: Callable, params: Any, batch: Any) -> Any:
+    """Explicit per-sample gradients (leading batch axis on every leaf), by vmap of grad."""
+
+    def one(sample):
+        single = jax.tree_util.tree_map(lambda x: x[None], sample)
+        return jax.grad(lambda p: loss_fn(p, single)[0])(params)
+
+    return jax.vmap(one)(batch)
+
+
+def gradient_norm() -> Signal:
+    """Signal ``||g_b||_2``: the global L2 norm of each sample's loss gradient."""
+
+    def signal(loss_fn, params, batch, opt_state):
+        del opt_state
+        grads = per_sample_gradients(loss_fn, params, batch)
+        squares = [jnp.sum(jnp.square(g).reshape(g.shape[0], -1), axis=1)
+                   for g in jax.tree_util.tree_leaves(grads)]
+        return jnp.sqrt(sum(squares))
+
+    return signal
+
+
+def loss() -> Signal:
+    """Curiosity: the sample's own loss."""
+
+    def signal(loss_fn, params, batch, opt_state):
+        del opt_state
+        return loss_fn(params, batch)
+
+    return signal
+
+
+def uniform() -> Signal:
+    """No signal: zero reward for every sample."""
+
+    def signal(loss_fn, params, batch, opt_state):
+        del loss_fn, params, opt_state
+        return jnp.zeros(jax.tree_util.tree_leaves(batch)[0].shape[0], jnp.float32)
+
+    return signal
+
+
+SIGNALS: dict[str, Callable[..., Signal]] = {
+    "momentum_correlation": momentum_correlation,
+    "gradient_norm": gradient_norm,
+    "loss": loss,
+    "uniform": uniform,
+}

@@ -1,0 +1,45 @@
+"""Shared fixtures: small synthetic datasets the tests write themselves."""
+
+import numpy as np
+import pytest
+
+
+def blobs(num_classes=10, per_class=30, dim=12, seed=0, spread=0.35):
+    """Class-conditional Gaussian blobs in [0, 1]: an easy classification task."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0.2, 0.8, (num_classes, dim))
+    y = np.repeat(np.arange(num_classes), per_class)
+    x = np.clip(centres[y] + spread * rng.normal(size=(len(y), dim)) * 0.3, 0, 1)
+    order = rng.permutation(len(y))
+    return x[order].astype(np.float32), y[order].astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def blobs_npz(tmp_path_factory):
+    """An .npz with x_train, y_train, x_test, y_test of 10 easy classes."""
+    x, y = blobs(per_class=40)
+    xt, yt = blobs(per_class=10, seed=1)
+    path = tmp_path_factory.mktemp("data") / "blobs.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return path
+
+
+@pytest.fixture
+def tiny_config(blobs_npz):
+    """Builder of a tiny experiment's dict on the blobs data; keyword sections update it."""
+    return lambda **sections: small_config_dict(blobs_npz, **sections)
+
+
+def small_config_dict(npz_path, **sections):
+    values = {
+        "name": "tiny",
+        "data": {"source": "npz", "path": str(npz_path), "eval_per_class": 10,
+                 "test_size": 100},
+        "student": {"hidden": [16]},
+        "teacher": {"hidden": [8]},
+        "run": {"steps": 40, "log_every": 10, "batch_size": 16, "seeds": 2, "chunk_logs": 1,
+                "checkpoint_every": 1},
+    }
+    for name, update in sections.items():
+        values.setdefault(name, {}).update(update)
+    return values

@@ -1,0 +1,123 @@
+"""Chunked runner: exact resume from an orbax checkpoint; the CLI's run directory."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import tomli_w
+
+from jaxcurr import cli, runner
+from jaxcurr.config import config_from_dict
+from jaxcurr.curricula import prepare_data
+from jaxcurr.data import load_dataset
+
+
+def test_chunk_windows_tile_the_run():
+    assert runner.chunk_windows(12, 5) == 4
+    assert runner.chunk_windows(7, 5) == 1
+    assert runner.chunk_windows(3, 10) == 3
+
+
+def test_interrupted_run_resumes_bit_identically(tiny_config, tmp_path):
+    values = tiny_config(run={"steps": 60, "log_every": 10, "chunk_logs": 1,
+                              "methods": ["momentum_correlation", "gradient_norm"],
+                              "checkpoint_every": 2})
+    config = config_from_dict(values)
+    data = prepare_data(load_dataset(config.data), config)
+    straight = runner.run(config, data, progress=False)
+    assert straight.finished
+
+    first = runner.run(config, data, tmp_path / "ckpt", progress=False, stop_after_chunks=3)
+    assert not first.finished  # interrupted after chunk 3; the last checkpoint is chunk 2
+    resumed = runner.run(config, data, tmp_path / "ckpt", resume=True, progress=False)
+    assert resumed.finished
+    assert set(resumed.metrics) == set(straight.metrics)
+    for name, value in straight.metrics.items():
+        assert value.shape[:2] == (2, 6), name
+        np.testing.assert_array_equal(resumed.metrics[name], value, err_msg=name)
+
+
+def _write(tmp_path, values):
+    path = tmp_path / "exp.toml"
+    path.write_bytes(tomli_w.dumps(values).encode())
+    return path
+
+
+def test_cli_run_writes_a_complete_run_directory(tiny_config, tmp_path, capsys):
+    path = _write(tmp_path, tiny_config())
+    out = tmp_path / "run"
+    assert cli.main(["run", str(path), "--out", str(out), "--seeds", "3", "--no-progress",
+                     "--set", "student.learning_rate=3e-3"]) == 0
+    printed = capsys.readouterr().out
+    assert "momentum_correlation" in printed and "figure:" in printed
+    assert (out / "figures" / "curves.png").stat().st_size > 10_000
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == 3 and set(summary["methods"]) == {
+        "uniform", "curiosity", "momentum_correlation", "gradient_norm"}
+    with np.load(out / "metrics.npz") as metrics:
+        assert metrics["curiosity/group_loss"].shape == (3, 4, 4)
+        assert metrics["step"].tolist() == [10, 20, 30, 40]
+    assert "learning_rate = 0.003" in (out / "config.toml").read_text()
+
+    # the same --out again needs --resume or --overwrite; --resume of the finished run works
+    assert cli.main(["run", str(path), "--out", str(out), "--seeds", "3"]) == 2
+    assert "already holds files" in capsys.readouterr().err
+    assert cli.main(["plot", str(out)]) == 0
+    assert cli.main(["run", str(path), "--out", str(out), "--resume", "--no-progress"]) == 2
+    assert "run.seeds (3 in the run, 2 now)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"run": {"steps": 0}}, "run.steps: got 0; allowed: a positive integer"),
+    ({"run": {"batch_size": "64"}}, "run.batch_size: got '64'; allowed: an integer"),
+    ({"run": {"stepz": 10}}, "run.stepz: unknown setting; allowed: methods, steps"),
+    ({"run": {"methods": ["uniform", "psychic"]}}, "run.methods: got"),
+    ({"run": {"steps": 45}}, "run.steps: got 45; allowed: a multiple of run.log_every"),
+    ({"data": {"groups": [[0, 1], [1, 2]]}}, "data.groups: got .* partition the classes"),
+    ({"data": {"groups": [[0], [2]]}}, "partition the classes 0..C-1"),
+    ({"data": {"path": "/nonexistent/data.npz"}}, "data.path: no such file"),
+    ({"data": {"groups": [[0], [1, 2, 3, 4, 5, 6, 7, 8]]}},
+     "y_train holds label 9, outside the class range 0..8"),
+    ({"teacher": {"learning_rate": -1.0}}, "teacher.learning_rate: got -1.0; allowed: a positive"),
+    ({"student": {"hidden": [16, 0]}}, "student.hidden: got .* positive integers"),
+    ({"signal": {"denominator": "m"}},
+     "signal.denominator: got 'm'; allowed: one of 'v', 'sqrt_v'"),
+    ({"colour": "red"}, "colour: unknown setting"),
+])
+def test_bad_config_is_one_clear_error_and_writes_nothing(tiny_config, tmp_path, capsys, change,
+                                                          message):
+    values = tiny_config()
+    for key, update in change.items():
+        if isinstance(update, dict):
+            values.setdefault(key, {}).update(update)
+        else:
+            values[key] = update
+    out = tmp_path / "run"
+    assert cli.main(["run", str(_write(tmp_path, values)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxcurr: error: ") and len(err.splitlines()) == 1
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_cli_errors_for_names_overrides_and_seeds(tiny_config, tmp_path, capsys):
+    path = _write(tmp_path, tiny_config())
+    assert cli.main(["run", "no_such_experiment"]) == 2
+    assert "unknown name 'no_such_experiment'; allowed: a .toml path or one of" in \
+        capsys.readouterr().err
+    assert cli.main(["run", str(path), "--seeds", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "run.seeds: got 0" in capsys.readouterr().err
+    assert cli.main(["run", str(path), "--set", "steps", "--out", str(tmp_path / "r")]) == 2
+    assert "expected key=value" in capsys.readouterr().err
+    assert cli.main(["run", str(path), "--set", "model.depth=3", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown section 'model'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_list_shows_the_experiments(capsys):
+    assert cli.main(["list"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("digits_curriculum", "mnist_curriculum", "cifar10_noise", "mnist_noise",
+                 "cifar10_curriculum"):
+        assert name in listed

@@ -100,9 +100,10 @@ def command_run(args: argparse.Namespace) -> int:
     save_summary(out, summary)
     figure = plot_run(out)
     print(format_summary(summary))
-    print(f"\ncompile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s "
-          f"({config.run.steps * config.run.seeds / max(result.run_seconds, 1e-9):.0f} "
-          "seed-steps/s per method set)")
+    rate = config.run.steps / max(result.run_seconds, 1e-9)
+    print(f"\ncompile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s: "
+          f"{rate:.0f} steps/s, {rate * config.run.seeds:.0f} seed-steps/s "
+          f"(each step advances all {len(config.run.methods)} methods)")
     print(f"run directory: {out}\nfigure: {figure}")
     return 0
 

@@ -166,11 +166,8 @@ def make_engine(config: Config) -> Engine:
         tasks = teacher.act(state.teacher_state, obs, k_act, batch)
         sample_batch = draw_batch(k_draw, tasks, labels, data, data_cfg.label_mode)
 
-        def mean_loss(p):
-            losses = loss_fn(p, sample_batch)
-            return jnp.mean(losses), losses
-
-        (loss, _), grads = jax.value_and_grad(mean_loss, has_aux=True)(state.student_params)
+        loss, grads = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, sample_batch)))(
+            state.student_params)
         updates, opt_state = optimizer.update(grads, state.student_opt_state)
         moments = opt_state if config.signal.moments == "after" else state.student_opt_state
         rewards = signal(loss_fn, state.student_params, sample_batch, moments)

@@ -75,21 +75,22 @@ def test_curiosity_under_noise_prefers_the_noisiest_group(tiny_config):
     In noise mode the group {6,7,8,9} has the highest loss floor (log 4), so over 6 fixed seeds
     the curiosity teacher's share of it in the second half of training must exceed that of
     every other group, with the 95% interval of the difference above 0. (A teacher 10x faster
-    than the default keeps the run CI-sized.)
+    than the default keeps the run CI-sized. Over the seed sets PRNGKey(0..3) the smallest
+    difference, against {3,4,5}, was 0.22-0.31 with interval half-widths 0.04-0.19.)
     """
     values = tiny_config(data={"label_mode": "noise"},
                          teacher={"tasks": "group", "learning_rate": 3e-3},
-                         run={"methods": ["curiosity"], "steps": 800, "log_every": 50,
+                         run={"methods": ["curiosity"], "steps": 2000, "log_every": 100,
                               "batch_size": 32, "seeds": 6})
     config, data = _setup(values)
     keys = jax.random.split(jax.random.PRNGKey(0), 6)
     metrics = jax.jit(jax.vmap(make_train(config), in_axes=(0, None)))(keys, data)
-    share = np.asarray(metrics["curiosity"]["group_share"])[:, 8:].mean(1)  # [seeds, groups]
+    share = np.asarray(metrics["curiosity"]["group_share"])[:, 10:].mean(1)  # [seeds, groups]
     for other in range(3):
         mean, half = mean_ci(share[:, 3] - share[:, other])
         assert mean - half > 0, (other, share.mean(0))
     # and it is far from the uniform teacher's 1/4
-    assert share[:, 3].mean() > 0.4
+    assert share[:, 3].mean() > 0.5
 
 
 @pytest.mark.parametrize("moments", ["before", "after"])

@@ -13,7 +13,8 @@ OBS = jnp.ones((1,))
 @pytest.mark.parametrize("baseline", ["batch_mean", "ema"])
 def test_reinforce_teacher_finds_the_best_task(baseline):
     """Noisy rewards with means 0.1..0.5 over five tasks: after training, the best task has
-    the largest probability in each of 4 seeds, well above 1/5."""
+    the largest probability in at least 90% of 32 seeds (measured: 97-98% over 64 other
+    seeds), and on average well above 1/5."""
     means = jnp.array([0.1, 0.2, 0.3, 0.5, 0.4])
     teacher = reinforce_teacher(5, hidden=(8,), learning_rate=1e-2, entropy_coef=0.0,
                                 baseline=baseline)
@@ -31,10 +32,10 @@ def test_reinforce_teacher_finds_the_best_task(baseline):
         state, entropy = jax.lax.scan(step, state, jax.random.split(key, 300))
         return teacher.probs(state, OBS), entropy
 
-    probs, entropy = jax.jit(jax.vmap(run))(jax.random.split(jax.random.PRNGKey(0), 4))
-    assert np.all(np.argmax(probs, -1) == 3)
-    assert np.all(probs[:, 3] > 0.5)
-    assert np.all(entropy[:, -1] < entropy[:, 0])
+    probs, entropy = jax.jit(jax.vmap(run))(jax.random.split(jax.random.PRNGKey(0), 32))
+    assert np.mean(np.argmax(probs, -1) == 3) >= 0.9
+    assert np.mean(probs[:, 3]) > 0.6
+    assert np.mean(entropy[:, -1]) < np.mean(entropy[:, 0]) - 0.5
 
 
 def test_entropy_bonus_keeps_the_policy_spread():

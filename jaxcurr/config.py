@@ -257,9 +257,13 @@ def config_from_dict(values: dict) -> Config:
     """Build a validated Config from a nested dict (as read from TOML)."""
     top = {k: v for k, v in values.items() if k not in _SECTIONS}
     sections = {k: _build(cls, k, values.get(k, {})) for k, cls in _SECTIONS.items()}
-    unknown = sorted(set(top) - {"name", "description"})
+    kind = top.get("kind", "classifier_curriculum")
+    if kind != "classifier_curriculum":
+        raise ConfigError(f"kind: got {kind!r}; `jaxcurr run` runs 'classifier_curriculum' "
+                          f"experiments; this one runs with python experiments/{kind}.py")
+    unknown = sorted(set(top) - {"name", "description", "kind"})
     if unknown:
-        allowed = ", ".join(["name", "description", *_SECTIONS])
+        allowed = ", ".join(["name", "description", "kind", *_SECTIONS])
         raise ConfigError(f"{unknown[0]}: unknown setting; allowed: {allowed}")
     name = top.get("name", "experiment")
     _check(isinstance(name, str), "name", "a string", name)

@@ -84,6 +84,7 @@ def test_cli_run_writes_a_complete_run_directory(tiny_config, tmp_path, capsys):
     ({"signal": {"denominator": "m"}},
      "signal.denominator: got 'm'; allowed: one of 'v', 'sqrt_v'"),
     ({"colour": "red"}, "colour: unknown setting"),
+    ({"kind": "spg_nm"}, "kind: got 'spg_nm'; `jaxcurr run` runs 'classifier_curriculum'"),
 ])
 def test_bad_config_is_one_clear_error_and_writes_nothing(tiny_config, tmp_path, capsys, change,
                                                           message):

@@ -5,6 +5,8 @@
 * :func:`grade`, :func:`grade_coefficient`: GrAdE gradient-adaptive entropy coefficient
   (Nilabh & Sinha Choudhury).
 * :func:`grad_stats`, :func:`grad_stats_dict`: gradient norms recorded for logging.
+* :func:`heavy_ball`, :func:`scale_by_heavy_ball`: momentum with any coefficient in (-1, 1),
+  negative included (Polyak or look-ahead form), for the policy-gradient baselines.
 * :func:`find_state`, :func:`find_states`: fetch a transform's state from a nested optax state.
 """
 
@@ -28,12 +30,14 @@ from jaxcurr.transforms.grokfast import (
     grokfast_ema,
     grokfast_ma,
 )
+from jaxcurr.transforms.negative_momentum import HeavyBallState, heavy_ball, scale_by_heavy_ball
 
 __all__ = [
     "GradStatsState",
     "GradeState",
     "GrokfastEmaState",
     "GrokfastMaState",
+    "HeavyBallState",
     "find_state",
     "find_states",
     "get_grad_stats",
@@ -43,6 +47,8 @@ __all__ = [
     "grade_coefficient",
     "grade_state",
     "gradient_magnitude",
+    "heavy_ball",
     "grokfast_ema",
     "grokfast_ma",
+    "scale_by_heavy_ball",
 ]

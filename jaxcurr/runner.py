@@ -6,6 +6,10 @@ show progress, keep metrics and checkpoint between chunks. Every ``run.checkpoin
 chunks the state of all seeds and the metrics so far are saved with orbax; ``resume`` restores
 the latest checkpoint and continues with the same compiled chunk, which makes the resumed run
 bit-identical to an uninterrupted one.
+
+When several devices are visible (GPUs, TPU cores, or CPU devices forced with
+``XLA_FLAGS=--xla_force_host_platform_device_count=N``), the seed axis of the state and the
+metrics is sharded across them (a one-axis ``jax.sharding.Mesh``); the data is replicated.
 """
 
 from __future__ import annotations
@@ -18,15 +22,27 @@ from typing import NamedTuple
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from jaxcurr.config import Config
+from jaxcurr.config import Config, ConfigError
 from jaxcurr.curricula.classifier import TaskData, make_engine
 
 
 def chunk_windows(num_windows: int, requested: int) -> int:
     """The largest divisor of ``num_windows`` not above ``requested`` (so chunks tile the run)."""
     return max(d for d in range(1, min(num_windows, requested) + 1) if num_windows % d == 0)
+
+
+def seed_shardings(seeds: int) -> tuple[NamedSharding, NamedSharding]:
+    """Shardings that split the leading seed axis across all visible devices (and replicate
+    the data). With one device both are trivial; with several, ``seeds`` must divide evenly."""
+    devices = jax.devices()
+    if seeds % len(devices):
+        raise ConfigError(f"run.seeds: got {seeds}; allowed: a multiple of the {len(devices)} "
+                          "visible devices, which the seeds are split across")
+    mesh = Mesh(np.array(devices), ("seeds",))
+    return NamedSharding(mesh, PartitionSpec("seeds")), NamedSharding(mesh, PartitionSpec())
 
 
 def seed_keys(config: Config) -> jax.Array:
@@ -65,12 +81,14 @@ def run(
     per_chunk = chunk_windows(engine.num_windows, config.run.chunk_logs)
     num_chunks = engine.num_windows // per_chunk
     steps_per_chunk = per_chunk * config.run.log_every
-    keys = seed_keys(config)
+    per_seed, replicated = seed_shardings(config.run.seeds)
+    keys = jax.device_put(seed_keys(config), per_seed)
+    data = jax.device_put(data, replicated)
 
-    init = jax.jit(jax.vmap(engine.init, in_axes=(0, None)))
+    init = jax.jit(jax.vmap(engine.init, in_axes=(0, None)), out_shardings=per_seed)
     chunk_fn = jax.jit(
         jax.vmap(functools.partial(engine.run, num_windows=per_chunk), in_axes=(0, None)),
-        donate_argnums=0)
+        in_shardings=(per_seed, replicated), out_shardings=per_seed, donate_argnums=0)
 
     started = time.perf_counter()
     state = init(keys, data)

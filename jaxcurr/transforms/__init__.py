@@ -47,8 +47,8 @@ __all__ = [
     "grade_coefficient",
     "grade_state",
     "gradient_magnitude",
-    "heavy_ball",
     "grokfast_ema",
     "grokfast_ma",
+    "heavy_ball",
     "scale_by_heavy_ball",
 ]

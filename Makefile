@@ -13,8 +13,10 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# torch==2.13.0 first: pip takes the CPU wheel kept on disk here; the extra then needs nothing more.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[tfds,dev]"
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[tfds,dev,torch]"
 	touch $(VENV)/.core $@
 
 install: $(VENV)/.core

@@ -68,31 +68,54 @@ def _prepare_run_dir(out: Path, config: Config, resume: bool, overwrite: bool) -
         shutil.rmtree(out)
 
 
+def join_processes(args: argparse.Namespace) -> bool:
+    """Join a multi-process run when asked (``jax.distributed.initialize``); True on the
+    process that writes the run directory (process 0, or the only one)."""
+    explicit = (args.coordinator, args.num_processes, args.process_id)
+    if any(value is not None for value in explicit) and None in explicit:
+        raise ConfigError("--coordinator, --num-processes, --process-id: got only some; "
+                          "allowed: all three, or --distributed alone to detect the cluster")
+    if args.distributed or args.coordinator is not None:
+        import jax
+
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+        return jax.process_index() == 0
+    return True
+
+
 def command_run(args: argparse.Namespace) -> int:
     from jaxcurr.curricula import prepare_data
     from jaxcurr.data import load_dataset
 
+    writer = join_processes(args)
     overrides = list(args.set or [])
     if args.seeds is not None:
         overrides.append(f"run.seeds={args.seeds}")
     config = load_config(resolve_experiment(args.experiment), overrides)
     dataset = load_dataset(config.data)  # fails before anything is written
     out = Path(args.out or Path("runs") / config.name)
-    _prepare_run_dir(out, config, args.resume, args.overwrite)
+    if writer:
+        _prepare_run_dir(out, config, args.resume, args.overwrite)
+
+    from jax.experimental import multihost_utils
 
     from jaxcurr import runner
     from jaxcurr.plots import plot_run
     from jaxcurr.results import format_summary, save_config, save_metrics, save_summary, summarize
 
     data = prepare_data(dataset, config)
-    save_config(out, config)
+    if writer:
+        save_config(out, config)
+    multihost_utils.sync_global_devices("jaxcurr run directory ready")
     try:
         result = runner.run(config, data, checkpoint_dir=out / "checkpoints", resume=args.resume,
-                            progress=not args.no_progress)
+                            progress=writer and not args.no_progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: jaxcurr run {out / 'config.toml'} --out {out} "
               "--resume", file=sys.stderr)
         return 130
+    if not writer:
+        return 0
     save_metrics(out, config, result.metrics)
     summary = summarize(config, result.metrics)
     summary["compile_seconds"] = round(result.compile_seconds, 2)
@@ -145,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--distributed", action="store_true",
+                     help="join a multi-host run, cluster detected by jax.distributed")
+    run.add_argument("--coordinator", metavar="HOST:PORT",
+                     help="multi-host run: process 0's address (with the next two)")
+    run.add_argument("--num-processes", type=int, help="multi-host run: number of processes")
+    run.add_argument("--process-id", type=int, help="multi-host run: this process's index")
     run.set_defaults(func=command_run)
     listing = sub.add_parser("list", help="list the experiments")
     listing.set_defaults(func=command_list)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
@@ -50,6 +51,25 @@ def seed_keys(config: Config) -> jax.Array:
     return jax.random.split(jax.random.PRNGKey(config.run.seed), config.run.seeds)
 
 
+def put_global(tree: Any, sharding: NamedSharding) -> Any:
+    """Place host values (the same on every process) as global arrays with ``sharding``.
+
+    Each process fills only the shards of its own devices, so this works across hosts too.
+    """
+    def put(value):
+        value = np.asarray(value)
+        return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+    return jax.tree.map(put, tree)
+
+
+def to_host(tree: Any) -> Any:
+    """Fetch global arrays as NumPy; across several processes, gather every process's shards."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
 def _flatten(metrics: dict) -> dict[str, np.ndarray]:
     return {f"{method}/{name}": np.asarray(value)
             for method, values in metrics.items() for name, value in values.items()}
@@ -62,6 +82,42 @@ class RunResult(NamedTuple):
     compile_seconds: float
     run_seconds: float
     finished: bool
+
+
+class CompiledRun(NamedTuple):
+    """A run ready to go: the initial state of all seeds and its chunk, compiled once."""
+
+    state: Any
+    data: TaskData
+    chunk: Any
+    chunk_fn: Any
+    steps_per_chunk: int
+    num_chunks: int
+    compile_seconds: float
+
+
+def compile_run(config: Config, data: TaskData) -> CompiledRun:
+    """Initialise every seed and compile one chunk (``jit(vmap(engine.run))``) for ``config``.
+
+    ``compile_seconds`` covers init and compilation. ``chunk_fn`` is the jitted function the
+    chunk was compiled from (for tracing it again, e.g. to count its FLOPs).
+    """
+    engine = make_engine(config)
+    per_chunk = chunk_windows(engine.num_windows, config.run.chunk_logs)
+    per_seed, replicated = seed_shardings(config.run.seeds)
+    keys = put_global(seed_keys(config), per_seed)
+    data = put_global(data, replicated)
+
+    init = jax.jit(jax.vmap(engine.init, in_axes=(0, None)), out_shardings=per_seed)
+    chunk_fn = jax.jit(
+        jax.vmap(functools.partial(engine.run, num_windows=per_chunk), in_axes=(0, None)),
+        in_shardings=(per_seed, replicated), out_shardings=per_seed, donate_argnums=0)
+
+    started = time.perf_counter()
+    state = init(keys, data)
+    compiled = chunk_fn.lower(state, data).compile()
+    return CompiledRun(state, data, compiled, chunk_fn, per_chunk * config.run.log_every,
+                       engine.num_windows // per_chunk, time.perf_counter() - started)
 
 
 def run(
@@ -77,23 +133,10 @@ def run(
     ``stop_after_chunks`` ends the run early after that many chunks (after checkpointing), as
     an interruption would; ``resume`` continues from the latest checkpoint.
     """
-    engine = make_engine(config)
-    per_chunk = chunk_windows(engine.num_windows, config.run.chunk_logs)
-    num_chunks = engine.num_windows // per_chunk
-    steps_per_chunk = per_chunk * config.run.log_every
-    per_seed, replicated = seed_shardings(config.run.seeds)
-    keys = jax.device_put(seed_keys(config), per_seed)
-    data = jax.device_put(data, replicated)
-
-    init = jax.jit(jax.vmap(engine.init, in_axes=(0, None)), out_shardings=per_seed)
-    chunk_fn = jax.jit(
-        jax.vmap(functools.partial(engine.run, num_windows=per_chunk), in_axes=(0, None)),
-        in_shardings=(per_seed, replicated), out_shardings=per_seed, donate_argnums=0)
-
-    started = time.perf_counter()
-    state = init(keys, data)
-    compiled = chunk_fn.lower(state, data).compile()
-    compile_seconds = time.perf_counter() - started
+    prepared = compile_run(config, data)
+    state, data, compiled = prepared.state, prepared.data, prepared.chunk
+    num_chunks, steps_per_chunk = prepared.num_chunks, prepared.steps_per_chunk
+    compile_seconds = prepared.compile_seconds
 
     manager = None
     history: list[dict[str, np.ndarray]] = []
@@ -117,7 +160,7 @@ def run(
     done = start_chunk
     for index in range(start_chunk, num_chunks):
         state, metrics = compiled(state, data)
-        history.append(_flatten(jax.device_get(metrics)))
+        history.append(_flatten(to_host(metrics)))
         bar.update(steps_per_chunk)
         done = index + 1
         if manager is not None and (done % config.run.checkpoint_every == 0

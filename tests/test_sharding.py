@@ -55,3 +55,42 @@ def test_four_devices_give_the_single_device_metrics(tiny_config, tmp_path):
     for name in ("uniform/group_share", "curiosity/group_share"):
         np.testing.assert_array_equal(four[name], one[name])
     assert "run.seeds: got 5; allowed: a multiple of the 4 visible devices" in printed
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_give_the_single_process_metrics(tiny_config, tmp_path):
+    """`jaxcurr run` over 2 processes x 2 CPU devices (jax.distributed, as on 2 hosts) writes
+    the metrics of one process with 4 devices; only process 0 writes the run directory."""
+    import tomli_w
+
+    values = tiny_config(run={"seeds": 4, "steps": 40})
+    four, _ = _run(tmp_path, values, 4, "four")
+    config = tmp_path / "multi.toml"
+    config.write_bytes(tomli_w.dumps(values).encode())
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
+    port = _free_port()
+    out = tmp_path / "multi"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jaxcurr.cli", "run", str(config), "--out", str(out),
+             "--no-progress", "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+             "--process-id", str(index)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for index in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert "run directory" in outputs[0] and "run directory" not in outputs[1]
+    with np.load(out / "metrics.npz") as metrics:
+        for name, value in four.items():
+            if name == "devices":
+                continue
+            np.testing.assert_allclose(metrics[name], value, rtol=2e-6, atol=1e-6,
+                                       err_msg=name)

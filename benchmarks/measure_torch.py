@@ -1,0 +1,40 @@
+"""One PyTorch-baseline measurement in a fresh process: seed-steps/s and peak memory.
+
+    python -m benchmarks.measure_torch CONFIG --form paper|vectorized --seeds 8 --steps 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from benchmarks.measure_jax import peak_memory
+from jaxcurr.cli import resolve_experiment
+from jaxcurr.config import load_config
+from jaxcurr.curricula import prepare_data
+from jaxcurr.data import load_dataset
+
+FORMS = {"paper": "classifier_paper", "vectorized": "classifier_vectorized"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("config")
+    parser.add_argument("--form", choices=sorted(FORMS), required=True)
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=50)
+    args = parser.parse_args(argv)
+    baseline = importlib.import_module(f"benchmarks.torch_baselines.{FORMS[args.form]}")
+    config = load_config(resolve_experiment(args.config), [f"run.seeds={args.seeds}"])
+    data = prepare_data(load_dataset(config.data), config)
+    seconds = baseline.time_steps(config, data, args.seeds, args.steps)
+    print(json.dumps({"form": args.form, "seeds": args.seeds, "steps": args.steps,
+                      "run_s": seconds, "seed_steps_per_s": args.seeds * args.steps / seconds,
+                      **peak_memory()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,8 +2,24 @@
 
 * :class:`TabularMDPEnv`, :class:`TabularMDP`, :func:`load_tabular_mdp`: the tabular tasks of
   the SPG-NM paper (3-armed bandit, 5-state 5-action MDP), shipped as package data.
+* :class:`FourRooms` (module :mod:`jaxcurr.envs.four_rooms`): the Four Rooms grid world of the
+  GrAdE paper, its :func:`transition_table` and exact discounted returns
+  (:func:`policy_discounted_return`, :func:`optimal_discounted_return`). Its ``EnvParams``,
+  ``EnvState`` and ``register_gymnax`` are exported here as :class:`FourRoomsParams`,
+  :class:`FourRoomsState` and :func:`register_four_rooms`.
 """
 
+from jaxcurr.envs import four_rooms
+from jaxcurr.envs.four_rooms import EnvParams as FourRoomsParams
+from jaxcurr.envs.four_rooms import EnvState as FourRoomsState
+from jaxcurr.envs.four_rooms import (
+    FourRooms,
+    TransitionTable,
+    optimal_discounted_return,
+    policy_discounted_return,
+    transition_table,
+)
+from jaxcurr.envs.four_rooms import register_gymnax as register_four_rooms
 from jaxcurr.envs.tabular_mdp import (
     EnvParams,
     EnvState,
@@ -18,10 +34,19 @@ from jaxcurr.envs.tabular_mdp import (
 __all__ = [
     "EnvParams",
     "EnvState",
+    "FourRooms",
+    "FourRoomsParams",
+    "FourRoomsState",
     "TabularMDP",
     "TabularMDPEnv",
+    "TransitionTable",
+    "four_rooms",
     "load_tabular_mdp",
     "make_tabular_mdp",
+    "optimal_discounted_return",
+    "policy_discounted_return",
+    "register_four_rooms",
     "register_gymnax",
     "task_names",
+    "transition_table",
 ]

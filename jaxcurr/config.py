@@ -26,40 +26,52 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
-def _check(ok: bool, field: str, allowed: str, value: Any) -> None:
+def require(ok: bool, field: str, allowed: str, value: Any) -> None:
+    """Raise ``ConfigError("field: got X; allowed: ...")`` unless ``ok``."""
     if not ok:
         raise ConfigError(f"{field}: got {value!r}; allowed: {allowed}")
 
 
-def _positive_int(field: str, value: Any) -> None:
-    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-           field, "a positive integer", value)
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _positive(field: str, value: Any) -> None:
-    _check(_is_number(value) and value > 0, field, "a positive number", value)
-
-
-def _non_negative(field: str, value: Any) -> None:
-    _check(_is_number(value) and value >= 0, field, "a number >= 0", value)
-
-
-def _fraction(field: str, value: Any) -> None:
-    _check(_is_number(value) and 0 <= value < 1, field, "a number in [0, 1)", value)
-
-
-def _choice(field: str, value: Any, options: tuple[str, ...]) -> None:
-    _check(value in options, field, "one of " + ", ".join(map(repr, options)), value)
-
-
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def require_positive_int(field: str, value: Any) -> None:
+    require(is_int(value) and value > 0, field, "a positive integer", value)
+
+
+def require_in(field: str, value: Any, low: float, high: float, *, low_open: bool = False,
+               high_open: bool = False) -> None:
+    """A number in the interval ``[low, high]`` (ends open as asked)."""
+    ok = is_number(value) and (value > low if low_open else value >= low) and (
+        value < high if high_open else value <= high)
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    require(ok, field, f"a number in {left}{low}, {high}{right}", value)
+
+
+def _positive(field: str, value: Any) -> None:
+    require(is_number(value) and value > 0, field, "a positive number", value)
+
+
+def _non_negative(field: str, value: Any) -> None:
+    require(is_number(value) and value >= 0, field, "a number >= 0", value)
+
+
+def _fraction(field: str, value: Any) -> None:
+    require(is_number(value) and 0 <= value < 1, field, "a number in [0, 1)", value)
+
+
+def _choice(field: str, value: Any, options: tuple[str, ...]) -> None:
+    require(value in options, field, "one of " + ", ".join(map(repr, options)), value)
+
+
 def _hidden(field: str, value: Any) -> None:
-    _check(isinstance(value, tuple) and len(value) > 0
-           and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value),
-           field, "a non-empty list of positive integers", value)
+    require(isinstance(value, tuple) and len(value) > 0 and all(is_int(h) and h > 0 for h in value),
+            field, "a non-empty list of positive integers", value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,21 +101,21 @@ class DataConfig:
     def __post_init__(self):
         _choice("data.source", self.source, DATA_SOURCES)
         if self.source == "npz":
-            _check(bool(self.path), "data.path", "a path to an .npz file (source = 'npz')",
+            require(bool(self.path), "data.path", "a path to an .npz file (source = 'npz')",
                    self.path)
         if self.source == "tfds":
-            _check(bool(self.name), "data.name", "a TFDS dataset name (source = 'tfds')",
+            require(bool(self.name), "data.name", "a TFDS dataset name (source = 'tfds')",
                    self.name)
         _choice("data.label_mode", self.label_mode, LABEL_MODES)
-        _positive_int("data.eval_per_class", self.eval_per_class)
-        _positive_int("data.test_size", self.test_size)
+        require_positive_int("data.eval_per_class", self.eval_per_class)
+        require_positive_int("data.test_size", self.test_size)
         groups = self.groups
-        _check(isinstance(groups, tuple) and len(groups) > 0
+        require(isinstance(groups, tuple) and len(groups) > 0
                and all(isinstance(g, tuple) and len(g) > 0 for g in groups)
                and all(isinstance(c, int) and not isinstance(c, bool) for g in groups for c in g),
                "data.groups", "a non-empty list of non-empty lists of class indices", groups)
         classes = sorted(c for g in groups for c in g)
-        _check(classes == list(range(len(classes))), "data.groups",
+        require(classes == list(range(len(classes))), "data.groups",
                "groups that partition the classes 0..C-1 (each class in exactly one group)",
                groups)
 
@@ -180,17 +192,17 @@ class RunConfig:
     checkpoint_every: int = 5
 
     def __post_init__(self):
-        _check(isinstance(self.methods, tuple) and len(self.methods) > 0
+        require(isinstance(self.methods, tuple) and len(self.methods) > 0
                and all(m in METHODS for m in self.methods)
                and len(set(self.methods)) == len(self.methods),
                "run.methods", "a non-empty list of distinct names from "
                + ", ".join(map(repr, METHODS)), self.methods)
         for field in ("steps", "batch_size", "log_every", "seeds", "chunk_logs",
                       "checkpoint_every"):
-            _positive_int(f"run.{field}", getattr(self, field))
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
+            require_positive_int(f"run.{field}", getattr(self, field))
+        require(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
                "run.seed", "an integer >= 0", self.seed)
-        _check(self.steps % self.log_every == 0, "run.steps",
+        require(self.steps % self.log_every == 0, "run.steps",
                f"a multiple of run.log_every ({self.log_every})", self.steps)
 
 
@@ -207,7 +219,7 @@ class Config:
     run: RunConfig = RunConfig()
 
     def __post_init__(self):
-        _check(isinstance(self.name, str) and self.name != "", "name", "a non-empty string",
+        require(isinstance(self.name, str) and self.name != "", "name", "a non-empty string",
                self.name)
 
     @property
@@ -223,19 +235,19 @@ def _coerce(field: str, value: Any, annotation: Any) -> Any:
     """Turn a TOML value into the field's type, or raise ConfigError naming the field."""
     origin = typing.get_origin(annotation)
     if annotation is float:
-        _check(_is_number(value), field, "a number", value)
+        require(is_number(value), field, "a number", value)
         return float(value)
     if annotation is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), field, "an integer", value)
+        require(isinstance(value, int) and not isinstance(value, bool), field, "an integer", value)
         return value
     if annotation is bool:
-        _check(isinstance(value, bool), field, "true or false", value)
+        require(isinstance(value, bool), field, "true or false", value)
         return value
     if annotation is str:
-        _check(isinstance(value, str), field, "a string", value)
+        require(isinstance(value, str), field, "a string", value)
         return value
     if origin is tuple:
-        _check(isinstance(value, list | tuple), field, "a list", value)
+        require(isinstance(value, list | tuple), field, "a list", value)
         inner = typing.get_args(annotation)[0]
         return tuple(_coerce(field, v, inner) for v in value)
     raise TypeError(f"unsupported annotation {annotation!r} for {field}")
@@ -245,7 +257,7 @@ def _build(cls, section: str, values: dict) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     prefix = f"{section}." if section else ""
-    _check(isinstance(values, dict), section or "config", "a table of settings", values)
+    require(isinstance(values, dict), section or "config", "a table of settings", values)
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise ConfigError(f"{prefix}{unknown[0]}: unknown setting; allowed: {', '.join(names)}")
@@ -266,9 +278,9 @@ def config_from_dict(values: dict) -> Config:
         allowed = ", ".join(["name", "description", "kind", *_SECTIONS])
         raise ConfigError(f"{unknown[0]}: unknown setting; allowed: {allowed}")
     name = top.get("name", "experiment")
-    _check(isinstance(name, str), "name", "a string", name)
+    require(isinstance(name, str), "name", "a string", name)
     description = top.get("description", "")
-    _check(isinstance(description, str), "description", "a string", description)
+    require(isinstance(description, str), "description", "a string", description)
     return Config(name=name, description=description, **sections)
 
 

@@ -26,7 +26,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcurr.config import ConfigError
+from jaxcurr.config import (
+    ConfigError,
+    is_int,
+    is_number,
+    require,
+    require_in,
+    require_positive_int,
+)
 from jaxcurr.students.rl_variants import (
     Variant,
     entropy_coefficient,
@@ -37,33 +44,6 @@ from jaxcurr.students.rl_variants import (
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh}
 METRICS = ("episode_return", "episodes", "actor_loss", "critic_loss", "entropy",
            "entropy_coef", "actor_grad_magnitude", "critic_grad_magnitude")
-
-
-def require(ok: bool, field: str, allowed: str, value: Any) -> None:
-    """Raise ``ConfigError("field: got X; allowed: ...")`` unless ``ok``."""
-    if not ok:
-        raise ConfigError(f"{field}: got {value!r}; allowed: {allowed}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def require_positive_int(field: str, value: Any) -> None:
-    require(_is_int(value) and value > 0, field, "a positive integer", value)
-
-
-def require_in(field: str, value: Any, low: float, high: float, *, high_open: bool = False,
-               low_open: bool = False) -> None:
-    """A number in the interval ``[low, high]`` (ends open as asked)."""
-    ok = _is_number(value) and (value > low if low_open else value >= low) and (
-        value < high if high_open else value <= high)
-    left, right = "(" if low_open else "[", ")" if high_open else "]"
-    require(ok, field, f"a number in {left}{low}, {high}{right}", value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +72,7 @@ class CommonConfig:
 
     def __post_init__(self):
         require(isinstance(self.hidden, tuple) and len(self.hidden) > 0
-                and all(_is_int(h) and h > 0 for h in self.hidden),
+                and all(is_int(h) and h > 0 for h in self.hidden),
                 "hidden", "a non-empty tuple of positive integers", self.hidden)
         require(self.activation in ACTIVATIONS, "activation",
                 "one of " + ", ".join(map(repr, ACTIVATIONS)), self.activation)
@@ -108,7 +88,7 @@ class CommonConfig:
         require_in("grade_kappa", self.grade_kappa, 0, np.inf, high_open=True)
         require_in("grade_beta", self.grade_beta, 0, 1, high_open=True)
         require_in("grokfast_alpha", self.grokfast_alpha, 0, 1)
-        require(_is_number(self.grokfast_lamb) and np.isfinite(self.grokfast_lamb),
+        require(is_number(self.grokfast_lamb) and np.isfinite(self.grokfast_lamb),
                 "grokfast_lamb", "a finite number", self.grokfast_lamb)
 
 

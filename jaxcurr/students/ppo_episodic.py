@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.config import ConfigError
+from jaxcurr.config import ConfigError, require_positive_int
 from jaxcurr.students.ppo import (
     Batch,
     CommonConfig,
@@ -32,7 +32,6 @@ from jaxcurr.students.ppo import (
     init_agent,
     make_learner,
     normalize,
-    require_positive_int,
     sample_action,
     update_agent,
     update_metrics,

@@ -1,13 +1,15 @@
 """The benchmark suite: JAX engine vs PyTorch baselines, in one run.
 
-For each seed count: seed-steps/s of the JAX engine and of both PyTorch baselines
-(paper-style sequential, and seeds vectorised with torch.func), their ratios, the JAX compile
-time, the JAX run's matmul FLOP/s as a fraction of this machine's matmul peak (measured in the
-same run), and peak memory at 1x and 10x the steps. Every measurement runs in a fresh process
-so its peak memory is its own. Writes a markdown report naming the machine and the command.
+Classifier curriculum, for each seed count: seed-steps/s of the JAX engine and of both
+PyTorch baselines (paper-style sequential, and seeds vectorised with torch.func), their
+ratios, the JAX compile time, the JAX run's matmul FLOP/s as a fraction of this machine's
+matmul peak (measured in the same run), and peak memory at 1x and 10x the steps. Then Discrete
+SAC on Four Rooms, 4 variants x 5 seeds: JAX (one program) vs PyTorch (one run after another).
+Every measurement runs in a fresh process, so its peak memory is its own. Writes a markdown
+report naming the machine and the command.
 
     python -m benchmarks [--config mnist_curriculum] [--seeds 1 8 32 128] [--steps 50]
-        [--torch-steps 50] [--paper-seeds 2] [--out benchmarks/RESULTS.md]
+        [--torch-steps 50] [--paper-seeds 2] [--sac-steps 2000] [--out benchmarks/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -106,6 +108,35 @@ def memory_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sac_rows(learning_steps: int) -> dict:
+    """Discrete SAC on Four Rooms: JAX's 20-run program (first layer as a row lookup on the
+    one-hot input, and as a dense matmul like torch's) and one torch run per variant."""
+    step_args = ("--learning-steps", str(learning_steps))
+    return {"jax": measure("measure_sac", "jax", *step_args),
+            "jax_dense": measure("measure_sac", "jax", "--dense", *step_args),
+            "torch": [measure("measure_sac", "torch", "--variant", v, *step_args)
+                      for v in ("plain", "grokfast", "grade", "both")]}
+
+
+def sac_table(rows: dict) -> str:
+    torch_runs = rows["torch"]
+    steps = torch_runs[0]["learning_steps"]
+    runs = rows["jax"]["runs"]
+    per_run = sum(steps / r["run_steps_per_s"] for r in torch_runs) / len(torch_runs)
+    torch_total = runs * per_run
+    lines = ["| implementation | 20 runs x learning steps | time (s) | run-steps/s | vs torch |",
+             "|---|---:|---:|---:|---:|",
+             f"| PyTorch, runs one after another (4 measured, x{runs // len(torch_runs)}) "
+             f"| {runs} x {steps} | {torch_total:.0f} | {runs * steps / torch_total:.0f} | 1x |"]
+    for name, key in (("JAX, one program (one-hot row lookup)", "jax"),
+                      ("JAX, one program (dense first layer, as torch)", "jax_dense")):
+        r = rows[key]
+        lines.append(f"| {name} | {runs} x {steps} | {r['run_s']:.0f} (+{r['compile_s']:.0f} "
+                     f"compile) | {r['run_steps_per_s']:.0f} | "
+                     f"{torch_total / r['run_s']:.1f}x |")
+    return "\n".join(lines)
+
+
 NOTES_HEADING = "## Notes"
 
 
@@ -150,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a multiple of the config's run.log_every")
     parser.add_argument("--paper-seeds", type=int, default=2,
                         help="seeds the sequential paper-style baseline actually runs")
+    parser.add_argument("--sac-steps", type=int, default=2000,
+                        help="SAC learning steps per run (after the 5,000 random steps)")
     parser.add_argument("--out", default=None,
                         help="default: benchmarks/RESULTS.md on CPU, RESULTS_<backend>.md else")
     args = parser.parse_args(argv)
@@ -158,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     peak = measure("measure_jax", "--matmul-peak")
     rows = classifier_rows(args, peak["matmul_peak_flops_per_s"])
+    sac = sac_rows(args.sac_steps)
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n\n".join([
         "# Benchmarks",
@@ -179,10 +213,16 @@ def main(argv: list[str] | None = None) -> int:
         memory_table(rows),
         "### Targets",
         targets_table(rows),
+        "## Discrete SAC on Four Rooms: 4 variants x 5 seeds",
+        "The paper's settings (experiments/fourrooms_sac.toml); after 5,000 random steps, "
+        f"{args.sac_steps} env steps per run with one update each are timed (JAX: compile "
+        "apart; PyTorch: one run per variant, seed 0, its update-phase rate, times 5 seeds).",
+        sac_table(sac),
         kept_notes(out),
     ]) + "\n"
     out.write_text(text)
-    (out.with_suffix(".json")).write_text(json.dumps({"peak": peak, "rows": rows}, indent=1))
+    raw = {"peak": peak, "rows": rows, "sac": sac}
+    out.with_suffix(".json").write_text(json.dumps(raw, indent=1))
     print(text)
     print(f"written to {out}")
     return 0

@@ -43,3 +43,13 @@ def small_config_dict(npz_path, **sections):
     for name, update in sections.items():
         values.setdefault(name, {}).update(update)
     return values
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks: one intra-op torch thread avoids oversubscribing CI's 2 cores."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -33,13 +33,7 @@ paper = importlib.import_module("benchmarks.torch_baselines.classifier_paper")
 vectorized = importlib.import_module("benchmarks.torch_baselines.classifier_vectorized")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny networks: one thread avoids oversubscribing CI's 2 cores next to XLA's threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _load_flax(mlp, flax_params):
@@ -215,7 +209,7 @@ def _pvalues(a, b):
 
 
 @pytest.fixture(scope="module")
-def parity_runs(blobs_npz):
+def parity_runs(blobs_npz, one_torch_thread):
     values = {
         "name": "parity",
         "data": {"source": "npz", "path": str(blobs_npz), "eval_per_class": 10,

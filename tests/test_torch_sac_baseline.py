@@ -52,16 +52,7 @@ def test_numpy_env_step_samples_its_table(sac):
         assert np.all(np.abs(counts / n - probs[s, a]) <= bound)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny networks: one intra-op thread avoids thread contention on small shared machines."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_short_run_updates_and_reports(sac, one_thread):
+def test_short_run_updates_and_reports(sac, one_torch_thread):
     """Grokfast and GrAdE both on: every code path of an update runs."""
     cfg = sac.Config(random_steps=150, batch_size=32, hidden=32, eval_every=1)
     result = sac.run("both", 0, 5, max_env_steps=250, cfg=cfg, log=None)

@@ -4,7 +4,7 @@ Runs an experiment config through the runner's compiled chunks (as ``jaxcurr run
 without checkpoints) and prints one JSON line. A process of its own per measurement, so its
 peak resident memory belongs to this run alone.
 
-    python -m benchmarks.measure_jax CONFIG --seeds 32 --steps 500
+    python -m benchmarks.measure_jax CONFIG --seeds 32 --steps 500 [--set KEY=VALUE ...]
     python -m benchmarks.measure_jax --matmul-peak
 """
 
@@ -37,9 +37,9 @@ def peak_memory() -> dict:
     return out
 
 
-def measure_run(config_name: str, seeds: int, steps: int) -> dict:
+def measure_run(config_name: str, seeds: int, steps: int, overrides: list[str]) -> dict:
     config = load_config(resolve_experiment(config_name),
-                         [f"run.seeds={seeds}", f"run.steps={steps}"])
+                         [*overrides, f"run.seeds={seeds}", f"run.steps={steps}"])
     data = prepare_data(load_dataset(config.data), config)
     prepared = runner.compile_run(config, data)
     flops_per_chunk = matmul_flops(prepared.chunk_fn, prepared.state, prepared.data)
@@ -84,12 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", nargs="?")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, as for jaxcurr run (repeatable)")
     parser.add_argument("--matmul-peak", action="store_true")
     args = parser.parse_args(argv)
     if args.matmul_peak:
         result = matmul_peak()
     else:
-        result = measure_run(args.config, args.seeds, args.steps)
+        result = measure_run(args.config, args.seeds, args.steps, args.set)
     print(json.dumps(result, default=lambda v: v.item() if isinstance(v, np.generic) else v))
     return 0
 

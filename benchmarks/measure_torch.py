@@ -1,6 +1,7 @@
 """One PyTorch-baseline measurement in a fresh process: seed-steps/s and peak memory.
 
     python -m benchmarks.measure_torch CONFIG --form paper|vectorized --seeds 8 --steps 50
+        [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--form", choices=sorted(FORMS), required=True)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, as for jaxcurr run (repeatable)")
     args = parser.parse_args(argv)
     baseline = importlib.import_module(f"benchmarks.torch_baselines.{FORMS[args.form]}")
-    config = load_config(resolve_experiment(args.config), [f"run.seeds={args.seeds}"])
+    config = load_config(resolve_experiment(args.config), [*args.set, f"run.seeds={args.seeds}"])
     data = prepare_data(load_dataset(config.data), config)
     seconds = baseline.time_steps(config, data, args.seeds, args.steps)
     print(json.dumps({"form": args.form, "seeds": args.seeds, "steps": args.steps,

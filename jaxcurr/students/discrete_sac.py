@@ -532,16 +532,18 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
                              discount=sums.discount * config.gamma, length=sums.length + 1)
 
         done = jnp.logical_or(terminated, truncated)
+        keep = active(state)
+        logged = jnp.logical_and(done, keep)  # a finished run writes no more episode rows
         step = state.step + 1
         idx = jnp.minimum(state.episodes, n_ep - 1)
         n_upd = jnp.where(sums.updates > 0, sums.updates, jnp.nan)
         values = {"return": sums.ret, "discounted_return": sums.discounted,
                   "length": sums.length, "end_step": step.astype(jnp.float32),
                   **{f: getattr(sums.info, f) / n_upd for f in _UPDATE_FIELDS}}
-        log = {k: v.at[idx].set(jnp.where(done, values[k], v[idx]))
+        log = {k: v.at[idx].set(jnp.where(logged, values[k], v[idx]))
                for k, v in state.log.items()}
 
-        due = jnp.logical_and(done, (state.episodes + 1) % config.eval_every == 0)
+        due = jnp.logical_and(logged, (state.episodes + 1) % config.eval_every == 0)
         e_idx = jnp.clip((state.episodes + 1) // config.eval_every - 1, 0, n_eval - 1)
         snap = jax.lax.cond(
             due, lambda: evaluator.snapshot(fns.logits, learner.actor, k_snap),
@@ -553,12 +555,14 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
                          obs=_flat(obs), key=key, step=step,
                          episodes=state.episodes + done.astype(jnp.int32), sums=sums, log=log,
                          snapshots=snapshots)
-        # A finished run stops changing. Its replay storage is left unmasked (a select over
-        # the whole buffer every step would cost more than the update); it is never read again.
-        keep = active(state)
+        # A finished run stops changing. The per-episode log and snapshots are only written
+        # while it runs (``logged``), so they need no select over their whole length; its replay
+        # storage is left unmasked (a select over the whole buffer every step would cost more
+        # than the update); it is never read again.
+        big = {"buffer": None, "log": None, "snapshots": None}
         frozen = jax.tree.map(lambda n, o: jnp.where(keep, n, o),
-                              new._replace(buffer=None), state._replace(buffer=None))
-        return frozen._replace(buffer=buffer_state)
+                              new._replace(**big), state._replace(**big))
+        return frozen._replace(buffer=buffer_state, log=log, snapshots=snapshots)
 
     def init(key: jax.Array, variant: Variant) -> TrainState:
         k_learner, k_reset, k_run = jax.random.split(key, 3)

@@ -6,7 +6,10 @@ For every task and gradient mode (exact gradient; stochastic gradient from sampl
 pairs) each optimizer runs as one ``jax.jit(jax.vmap(run))`` over seeds; the SPG-NM lambda sweep
 runs every (lambda, seed) pair of a task and mode as ONE compiled program
 (``jax.jit(jax.vmap(jax.vmap(run)))``, traces counted and written to the summary). The gap
-``V*(rho) - V(rho)`` of the optimizer's held iterate is recorded at every step.
+``V*(rho) - V(rho)`` is recorded at every step at the iterate each method's authors report:
+the gradient-step point ``theta`` for PG, PG-HB, PG-Adam and APG (the public APG code logs
+``V(theta)``), the held (committed) point ``w`` for SPG-NM (the paper keeps "the new point"
+only if its value improves); the summary also gives SPG-NM at ``theta`` and APG at ``w``.
 
 Writes ``<out>/summary.json``, ``<out>/config.json`` and figures ``<out>/*.png``.
 """
@@ -38,6 +41,8 @@ def load_config(path: Path) -> dict[str, Any]:
     for key in ("out", "group", "stochastic", "optimizers", "sweep"):
         if key not in cfg:
             raise ValueError(f"{path}: missing key {key!r}")
+    if cfg["stochastic"].get("estimator", "advantage") not in ("advantage", "q"):
+        raise ValueError("stochastic.estimator must be 'advantage' or 'q'")
     if cfg["stochastic"]["seeds"] < 2:
         raise ValueError("stochastic.seeds must be >= 2 (confidence intervals need two seeds)")
     return cfg
@@ -61,21 +66,25 @@ def make_opt(name: str, lr: float, cfg: dict[str, Any], **override: Any):
     return make_pg_optimizer(name, lr, **opts)
 
 
+# The iterate whose gap is reported (the other one goes to the summary as "<name> at <other>").
+REPORTED = {"spg_nm": "held"}  # every other optimizer: "theta"
+
+
 def make_run(mdp, v_star, steps: int, mode: str, scfg: dict[str, Any]):
-    """``run(opt, key) -> gaps [steps]`` for one optimizer (a closure over the task)."""
+    """``run(opt, key) -> (gaps at theta, gaps at w) [steps] each`` for one optimizer."""
     from jaxcurr.students import tabular_pg as tpg
 
     value_fn = lambda w: tpg.value(mdp, w)
     if mode == "exact":
         grad_fn = lambda w, k: tpg.exact_gradient(mdp, w)
     else:
-        grad_fn = lambda w, k: tpg.sampled_gradient(mdp, w, k, scfg["batch_size"],
-                                                    scfg["baseline"])
+        advantage = scfg.get("estimator", "advantage") == "advantage"
+        grad_fn = lambda w, k: tpg.sampled_gradient(mdp, w, k, scfg["batch_size"], advantage)
 
     def run(opt, key):
         def body(state, k):
             state, _ = opt.step(state, k, grad_fn, value_fn)
-            return state, v_star - value_fn(state.params)
+            return state, (v_star - value_fn(state.theta), v_star - value_fn(state.params))
 
         _, gaps = jax.lax.scan(body, opt.init(mdp.initial_logits), jax.random.split(key, steps))
         return gaps
@@ -176,10 +185,18 @@ def main(argv: list[str]) -> None:
                 res = {}
                 for label, opt in runs.items():
                     t0 = time.time()
-                    gaps = np.asarray(jax.jit(jax.vmap(lambda k, o=opt, r=run: r(o, k)))(keys))
+                    at_theta, at_w = jax.jit(jax.vmap(lambda k, o=opt, r=run: r(o, k)))(keys)
+                    held = REPORTED.get(label.split(" ")[0], "theta") == "held"
+                    gaps, other = (at_w, at_theta) if held else (at_theta, at_w)
+                    gaps, other = np.asarray(gaps), np.asarray(other)
                     res[label] = gaps
-                    summary["tasks"][task]["results"].setdefault(mode, {})[label] = {
-                        **stats(gaps, thresholds), "seconds": round(time.time() - t0, 2)}
+                    out_mode = summary["tasks"][task]["results"].setdefault(mode, {})
+                    out_mode[label] = {**stats(gaps, thresholds), "reported_at":
+                                       "held w" if held else "theta",
+                                       "seconds": round(time.time() - t0, 2)}
+                    if not np.array_equal(gaps, other, equal_nan=True):
+                        out_mode[f"{label} at {'theta' if held else 'held w'}"] = stats(
+                            other, thresholds)
                 curves[(task, mode)] = res
                 # The lambda sweep: all (lambda, seed) pairs in one compiled program per reading.
                 for phi in cfg["sweep"]["phi"]:
@@ -187,7 +204,7 @@ def main(argv: list[str]) -> None:
 
                     def sweep_one(lam, key, phi=phi, traces=traces, run=run, lr=lr):
                         traces.append(1)  # runs at trace time only
-                        return run(make_opt("spg_nm", lr, cfg, lam=lam, phi=phi), key)
+                        return run(make_opt("spg_nm", lr, cfg, lam=lam, phi=phi), key)[1]
 
                     t0 = time.time()
                     fn = jax.jit(jax.vmap(jax.vmap(sweep_one, (None, 0)), (0, None)))

@@ -60,7 +60,7 @@ def test_heavy_ball_transform_matches_numpy(form, beta):
     np.testing.assert_allclose(u, -0.1 * np.ones(3) * (1 if form == "polyak" else 1 + beta))
 
 
-def test_pg_hb_lookahead_is_the_public_code_rule_and_polyak_is_heavy_ball():
+def test_pg_hb_lookahead_and_polyak_forms_match_numpy():
     eta, beta, w0 = 0.4, 0.5, np.array([1.0, 3.0, 5.0])
     _, (ws, _) = run_steps(pgo.pg_heavy_ball(eta, beta, "lookahead"), jnp.asarray(w0), 15)
     omega, theta_prev = w0.copy(), w0.copy()

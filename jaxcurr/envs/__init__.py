@@ -4,7 +4,8 @@
   the SPG-NM paper (3-armed bandit, 5-state 5-action MDP), shipped as package data.
 * :class:`FourRooms` (module :mod:`jaxcurr.envs.four_rooms`): the Four Rooms grid world of the
   GrAdE paper, its :func:`transition_table` and exact discounted returns
-  (:func:`policy_discounted_return`, :func:`optimal_discounted_return`). Its ``EnvParams``,
+  (:func:`policy_discounted_return`, :func:`optimal_discounted_return`); the paper's setting
+  by default, the authors' code's by :func:`authors_code_params`. Its ``EnvParams``,
   ``EnvState`` and ``register_gymnax`` are exported here as :class:`FourRoomsParams`,
   :class:`FourRoomsState` and :func:`register_four_rooms`.
 """
@@ -15,6 +16,7 @@ from jaxcurr.envs.four_rooms import EnvState as FourRoomsState
 from jaxcurr.envs.four_rooms import (
     FourRooms,
     TransitionTable,
+    authors_code_params,
     optimal_discounted_return,
     policy_discounted_return,
     transition_table,
@@ -40,6 +42,7 @@ __all__ = [
     "TabularMDP",
     "TabularMDPEnv",
     "TransitionTable",
+    "authors_code_params",
     "four_rooms",
     "load_tabular_mdp",
     "make_tabular_mdp",

@@ -7,8 +7,13 @@ section; author-code facts in NOTES §3): an 11x11 grid, ``x`` = column 0..10, `
 intended one with probability ``1 - slip_prob`` and each of the two perpendicular ones with
 ``slip_prob / 2`` (0.8/0.1/0.1). Moves are clipped to the grid; a move into a wall leaves the
 agent in place. Start (0, 0), goal (10, 10); ``R(s, a, s') = 0`` if ``s'`` is the goal, else
--1. The episode ends at the goal (``terminate_at_goal=False`` reproduces the authors' code,
-which never ended it there) or after ``max_steps_in_episode`` = 459 steps.
+-1. The episode ends at the goal or is truncated after ``max_steps_in_episode`` steps.
+
+Two settings (NOTES §3): the paper's text, "episodes terminate at goal state (10,10) or after
+459 steps", is the default (``EnvParams()``: 459 steps, termination at the goal); the authors'
+code never ends an episode at the goal and checks ``t == 459`` before incrementing ``t``, so it
+truncates after 460 steps (:func:`authors_code_params`). The default follows the paper because
+the paper's results are what is compared against; the code's setting is one call away.
 
 The transition rule lives in :func:`outcomes`; ``FourRooms.step_env`` samples from it and
 :func:`transition_table` tabulates it, so the exact values (:func:`policy_discounted_return`,
@@ -43,6 +48,8 @@ _CELL_INDEX = np.full((GRID_SIZE, GRID_SIZE), -1, np.int32)
 _CELL_INDEX[CELLS[:, 0], CELLS[:, 1]] = np.arange(NUM_STATES, dtype=np.int32)
 _DELTAS = np.array([[0, 1], [0, -1], [-1, 0], [1, 0]], np.int32)  # up, down, left, right
 _PERPENDICULAR = np.array([[2, 3], [2, 3], [0, 1], [0, 1]], np.int32)
+PAPER_MAX_STEPS = 459         # "terminate at goal state (10,10) or after 459 steps"
+AUTHORS_CODE_MAX_STEPS = 460  # their code: `if t == 459: done` before `t += 1`
 
 
 def _concrete(value: Any) -> np.ndarray | None:
@@ -60,13 +67,13 @@ class EnvParams(environment.EnvParams):
 
     Attributes:
       slip_prob: total probability that the move is replaced by a perpendicular one (0.2).
-      max_steps_in_episode: step limit (459).
+      max_steps_in_episode: step limit (459, the paper; the authors' code truncates after 460).
       start, goal: ``(x, y)`` free cells, (0, 0) and (10, 10).
       terminate_at_goal: end the episode on reaching the goal (paper); False = authors' code.
     """
 
     slip_prob: float = 0.2
-    max_steps_in_episode: int = 459
+    max_steps_in_episode: int = PAPER_MAX_STEPS
     start: jax.Array = struct.field(default_factory=lambda: jnp.array([0, 0], jnp.int32))
     goal: jax.Array = struct.field(default_factory=lambda: jnp.array([10, 10], jnp.int32))
     terminate_at_goal: bool = True
@@ -100,6 +107,13 @@ class EnvState(environment.EnvState):
 
     pos: jax.Array
     time: jax.Array
+
+
+def authors_code_params(**overrides: Any) -> EnvParams:
+    """Four Rooms as the authors' code runs it: no termination at the goal, truncation after
+    460 steps (``AUTHORS_CODE_MAX_STEPS``); keyword ``overrides`` replace other fields."""
+    return EnvParams(max_steps_in_episode=AUTHORS_CODE_MAX_STEPS, terminate_at_goal=False,
+                     **overrides)
 
 
 def cell_index(pos: jax.Array) -> jax.Array:

@@ -9,24 +9,33 @@ pure functions
 where ``grad_fn(params, key)`` returns an estimate of ``grad V(params)`` (exact gradients ignore
 the key) and ``value_fn(params)`` returns ``V(params)``. Only APG and SPG-NM call
 ``value_fn`` (for their restart / commit tests); the others ignore it. ``state.params`` is the
-iterate the optimizer holds: the next gradient is taken there and it is the policy to report.
+iterate the optimizer holds (the next gradient is taken there); ``state.theta`` is the last
+gradient-step point, the policy whose value the public APG code records (it equals
+``state.params`` for PG, PG-HB in Polyak form and PG-Adam).
 All steps are jit-, scan- and vmap-able; hyperparameters such as SPG-NM's ``lam`` may be traced
 arrays, so a sweep over them is one ``jax.vmap``.
 
 The rules (``eta`` = ``learning_rate``, ``t = state.count`` = number of steps done, from 0):
 
 * :func:`pg`: ``w <- w + eta * g(w)``.
-* :func:`pg_heavy_ball`: ``theta_{t+1} = w_t + eta g(w_t)``,
-  ``w_{t+1} = theta_{t+1} + beta (theta_{t+1} - theta_t)`` (``form="lookahead"``, the PG-HB of
-  the public accelerated-policy-gradient code, default ``beta = 0.5``), or Polyak's
-  ``w_{t+1} = w_t + eta g(w_t) + beta (w_t - w_{t-1})`` (``form="polyak"``). ``beta`` may be
-  negative. Built on :func:`jaxcurr.transforms.negative_momentum.heavy_ball`.
+* :func:`pg_heavy_ball`: Polyak's heavy ball
+  ``w_{t+1} = w_t + eta g(w_t) + beta (w_t - w_{t-1})`` (``form="polyak"``, default: the
+  PG-HB of the public accelerated-policy-gradient code, gradient at the current iterate,
+  ``beta = 0.5``), or the look-ahead form ``theta_{t+1} = w_t + eta g(w_t)``,
+  ``w_{t+1} = theta_{t+1} + beta (theta_{t+1} - theta_t)`` (``form="lookahead"``, gradient at
+  the extrapolated point). ``beta`` may be negative. Built on
+  :func:`jaxcurr.transforms.negative_momentum.heavy_ball`.
 * :func:`pg_adam`: ``optax.adam`` on ``-g``.
 * :func:`apg` (Nesterov-accelerated PG with a value-based restart, as in the public APG code)::
 
       theta_{t+1} = w_t + c_t * eta * g(w_t)          c_t = 0.5 (t+1)/(t+2)  ("code") or 1
       phi         = theta_{t+1} + t/(t+3) (theta_{t+1} - theta_t)
-      w_{t+1}     = phi if V(phi) >= V(theta_t) else theta_{t+1}
+      w_{t+1}     = phi if V(phi) + tol >= V(theta_t) else theta_{t+1}      tol = 1e-12
+
+  The public code (``true-gradient-mdp/train/APG.py``) evaluates the gradient at ``omega``
+  with the *discounted state visitation of* ``theta``, a bug that matters only when
+  ``gamma > 0``; here ``grad_fn`` is called at ``w`` alone, i.e. with ``w``'s own visitation,
+  which is the true gradient (about 1e-4 relative apart on the 5-state MDP over 3,000 steps).
 
 * :func:`spg_nm` (Zhang et al. 2024, arXiv:2405.12228)::
 
@@ -68,8 +77,8 @@ class PGState(NamedTuple):
 
     Attributes:
       params: the iterate ``w`` held (gradients are taken here; report its value).
-      theta: the last gradient-ascent point ``theta_t`` (APG, SPG-NM); equals ``params`` for
-        the optax-based optimizers.
+      theta: the last gradient-ascent point ``theta_t`` (APG, SPG-NM), the iterate the public
+        APG code reports; equals ``params`` for the optax-based optimizers.
       count: int32 number of steps done.
       opt_state: the wrapped optax state (PG, PG-HB, PG-Adam); ``()`` for APG and SPG-NM.
     """
@@ -136,11 +145,14 @@ def pg(learning_rate: Any) -> PGOptimizer:
     return from_optax(optax.sgd(learning_rate))
 
 
-def pg_heavy_ball(learning_rate: Any, beta: Any = 0.5, form: str = "lookahead") -> PGOptimizer:
+def pg_heavy_ball(learning_rate: Any, beta: Any = 0.5, form: str = "polyak") -> PGOptimizer:
     """PG with heavy-ball momentum ``beta`` in ``(-1, 1)`` (negative allowed).
 
-    ``form="lookahead"`` (default) is the PG-HB rule of the public APG code (gradient at the
-    extrapolated point); ``form="polyak"`` is the textbook heavy ball. See
+    ``form="polyak"`` (default) is Polyak's heavy ball
+    ``w_{t+1} = w_t + eta g(w_t) + beta (w_t - w_{t-1})``, the PG-HB the public APG code runs
+    (``PG_heavy_ball``: gradient at the current iterate, value recorded there);
+    ``form="lookahead"`` takes the gradient at the extrapolated point instead (Nesterov's form
+    with a constant coefficient). See
     :func:`jaxcurr.transforms.negative_momentum.scale_by_heavy_ball`.
 
     Raises:
@@ -166,8 +178,10 @@ def _value_tested(
     scale: Callable[[jax.Array], Any],
     extrapolate: Callable[[Any, Any, jax.Array], Any],
     test: str,
+    tol: float = 0.0,
 ) -> PGOptimizer:
-    """Shared body of APG and SPG-NM: gradient step, extrapolation, value test."""
+    """Shared body of APG and SPG-NM: gradient step, extrapolation, value test
+    ``V(phi) + tol >= V(ref)``."""
 
     def init(params: Any) -> PGState:
         return PGState(params, params, jnp.zeros([], jnp.int32), ())
@@ -183,15 +197,15 @@ def _value_tested(
             keep = jnp.array(True)
         else:
             ref = state.theta if test == "previous" else theta
-            keep = value_fn(phi) >= value_fn(ref)  # NaN (overflowed phi) is never kept
+            keep = value_fn(phi) + tol >= value_fn(ref)  # NaN (overflowed phi) is never kept
         params = _tree_where(keep, phi, theta)
         return PGState(params, theta, optax.safe_increment(t), ()), PGInfo(committed=keep)
 
     return PGOptimizer(init, step)
 
 
-def apg(learning_rate: Any, step_scaling: str = "code", restart: str = "previous"
-        ) -> PGOptimizer:
+def apg(learning_rate: Any, step_scaling: str = "code", restart: str = "previous",
+        tol: float = 1e-12) -> PGOptimizer:
     """Accelerated policy gradient (Nesterov momentum ``t/(t+3)``) with a value-based restart.
 
     Args:
@@ -201,13 +215,19 @@ def apg(learning_rate: Any, step_scaling: str = "code", restart: str = "previous
       restart: ``"previous"`` (default, the public code): keep ``phi`` iff
         ``V(phi) >= V(theta_t)``; ``"current"``: iff ``V(phi) >= V(theta_{t+1})`` (monotone
         in the gradient-step point); ``"none"``: always keep ``phi`` (plain Nesterov). Static.
+      tol: slack of the restart test, ``V(phi) + tol >= V(theta_t)``; 1e-12 as in the public
+        code (0 for the strict test).
+
+    The gradient is taken at ``w`` with ``w``'s own state visitation (the true gradient); the
+    public code uses ``theta``'s visitation there, a bug kept out on purpose (module docstring).
 
     Raises:
-      ValueError: for ``learning_rate <= 0`` or an unknown option.
+      ValueError: for ``learning_rate <= 0``, a negative ``tol`` or an unknown option.
     """
     _check_lr(learning_rate)
     check_choice("step_scaling", step_scaling, APG_STEP_SCALINGS)
     check_choice("restart", restart, RESTARTS)
+    check_range("tol", tol, low=0.0)
 
     def scale(t):
         tf = t.astype(jnp.result_type(float))
@@ -218,7 +238,7 @@ def apg(learning_rate: Any, step_scaling: str = "code", restart: str = "previous
         mu = tf / (tf + 3)
         return jax.tree.map(lambda a, b: a + mu * (a - b), theta, theta_prev)
 
-    return _value_tested(learning_rate, scale, extrapolate, restart)
+    return _value_tested(learning_rate, scale, extrapolate, restart, tol)
 
 
 def spg_nm(learning_rate: Any, lam: Any = 1e3, phi: str = "literal", commit: str = "previous"

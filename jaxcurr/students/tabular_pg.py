@@ -145,7 +145,7 @@ def sampled_gradient(
     logits: jax.Array,
     key: jax.Array,
     batch_size: int = 1,
-    baseline: bool = False,
+    baseline: bool = True,
 ) -> jax.Array:
     r"""Unbiased one-sample (or batch-mean) estimate of :func:`exact_gradient`.
 
@@ -155,8 +155,10 @@ def sampled_gradient(
 
       \hat g = \frac{1}{1-\gamma}\, e_s \otimes (e_a - \pi(\cdot|s))\, \hat Q(s, a)
 
-    with ``Q-hat = Q^pi(s, a)`` (exact action value; only the state-action pair is sampled), or
-    ``Q^pi(s, a) - V^pi(s)`` with ``baseline=True`` (same mean, lower variance). Since
+    with ``Q-hat = A^pi(s, a) = Q^pi(s, a) - V^pi(s)`` (``baseline=True``, default: the
+    estimator of the public APG code, ``compute_stochastic_grad``), or ``Q-hat = Q^pi(s, a)``
+    (``baseline=False``: same mean, different variance). Values are exact; only the
+    state-action pair is sampled. Since
     ``E_a[(e_a - pi) Q(s, a)] = pi * A(s, .)`` the estimate is unbiased. ``batch_size``
     independent samples are averaged (static int >= 1).
     """

@@ -4,13 +4,16 @@ Two placements of the momentum are offered (``form``, static), both with the tra
 ``m_t = g_t + beta * m_{t-1}`` (``m_0 = 0``):
 
 * ``"polyak"`` (Polyak's heavy ball): update ``u_t = m_t``. With a learning rate ``eta`` the
-  iterates follow :math:`x_{t+1} = x_t - \eta g(x_t) + \beta (x_t - x_{t-1})`.
+  iterates follow :math:`x_{t+1} = x_t - \eta g(x_t) + \beta (x_t - x_{t-1})`, the gradient
+  taken at the current iterate. This is the rule the public accelerated-policy-gradient code
+  (Chen et al. 2024, ``PG_heavy_ball``) runs as PG-HB with ``beta = 0.5``: it writes
+  ``theta_new = omega + eta g(theta)``, ``omega = theta_new + beta (theta_new - theta)``, which
+  substitutes to the line above (see ``jaxcurr/students/pg_optimizers.py``).
 * ``"lookahead"``: update ``u_t = g_t + beta * m_t``. The iterate ``w`` where gradients are
   taken is then the extrapolated point of a gradient-step sequence ``theta``:
   :math:`\theta_{t+1} = w_t - \eta g(w_t)`,
   :math:`w_{t+1} = \theta_{t+1} + \beta (\theta_{t+1} - \theta_t)` (Nesterov's form with a
-  constant coefficient). This is the rule the public accelerated-policy-gradient code calls
-  PG-HB, with ``beta = 0.5`` (see ``jaxcurr/students/pg_optimizers.py``).
+  constant coefficient; gradient at the extrapolated point). Not the public PG-HB.
 
 A negative ``beta`` ("negative momentum", Gidel et al. 2019) damps oscillations by pulling each
 step back against the previous one; ``beta`` may be a traced array, so it can be vmapped.

@@ -26,6 +26,7 @@ from jaxcurr.cli import resolve_experiment
 from jaxcurr.config import load_config
 from jaxcurr.curricula import prepare_data
 from jaxcurr.data import load_dataset
+from jaxcurr.kinds import get_kind
 
 
 def peak_memory() -> dict:
@@ -41,13 +42,14 @@ def measure_run(config_name: str, seeds: int, steps: int, overrides: list[str]) 
     config = load_config(resolve_experiment(config_name),
                          [*overrides, f"run.seeds={seeds}", f"run.steps={steps}"])
     data = prepare_data(load_dataset(config.data), config)
-    prepared = runner.compile_run(config, data)
-    flops_per_chunk = matmul_flops(prepared.chunk_fn, prepared.state, prepared.data)
+    prepared = runner.compile_run(get_kind("classifier_curriculum"), config, data)
+    flops_per_chunk = matmul_flops(prepared.chunk_fn, prepared.state, prepared.data,
+                                   prepared.point_tree)
     memory = prepared.chunk.memory_analysis()
     state = prepared.state
     started = time.perf_counter()
     for _ in range(prepared.num_chunks):
-        state, metrics = prepared.chunk(state, prepared.data)
+        state, metrics = prepared.chunk(state, prepared.data, prepared.point_tree)
         jax.device_get(metrics)
     seconds = time.perf_counter() - started
     flops = flops_per_chunk * prepared.num_chunks

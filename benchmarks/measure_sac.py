@@ -38,10 +38,14 @@ def _load(path: Path):
 
 def measure_jax(learning_steps: int, dense: bool, seeds: int = 5) -> dict:
     """All 4 variants x ``seeds`` seeds as one jit(vmap(vmap)) program."""
-    experiment = _load(ROOT / "experiments" / "fourrooms_sac.py")
+    from jaxcurr.kinds import discrete_sac
+
     cfg = tomllib.loads((ROOT / "experiments" / "fourrooms_sac.toml").read_text())
-    cfg["sac"].update(chunk_steps=learning_steps, one_hot_observations=not dense)
-    _, _, sac_config, sac = experiment.build(cfg)
+    cfg["sac"].update(one_hot_observations=not dense)
+    cfg["run"].update(window_steps=learning_steps)
+    config = discrete_sac.from_dict(cfg)
+    _, _, sac = discrete_sac.build_sac(config)
+    sac_config = config.sac
     keys = jax.random.split(jax.random.key(0), seeds)
     switches = variants(VARIANT_NAMES)
     over_seeds = lambda fn: jax.vmap(fn, in_axes=(0, None))  # noqa: E731

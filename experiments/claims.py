@@ -13,7 +13,18 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from jaxcurr.results import load_metrics, load_run_config, mean_ci, visit_time
+from jaxcurr import run_dir
+from jaxcurr.config import config_from_dict
+from jaxcurr.results import mean_ci, visit_time
+
+
+def load_run_config(run):
+    return config_from_dict(run_dir.load_config_dict(run))
+
+
+def load_metrics(run):
+    """The run's window metrics at its only point: arrays [seeds, windows, ...]."""
+    return {k: v[0] for k, v in run_dir.load_metrics(run).items()}
 
 
 def fmt(values: np.ndarray) -> str:

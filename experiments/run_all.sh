@@ -12,11 +12,14 @@ for name in "${@:-mnist_curriculum cifar10_noise mnist_noise cifar10_curriculum}
     cp "runs/$one/figures/curves.png" "experiments/results/$one/figures/"
   done
 done
-# The RL experiments of REPORT §4 and SPG-NM (§3) have scripts of their own; they write into
-# experiments/results/ directly. Run them with RL=1 (several hours on 2 CPU cores).
+# SPG-NM (§3) and the RL experiments of §4 go through the same command; RL=1 runs them too
+# (several hours on 2 CPU cores). Their run directories become experiments/results/<name>
+# (checkpoints left out).
 if [[ "${RL:-0}" == 1 ]]; then
-  PYTHON=${PYTHON:-.venv/bin/python}
-  "$PYTHON" experiments/spg_nm.py experiments/spg_nm.toml
-  "$PYTHON" experiments/ppo_sanity.py experiments/ppo_sanity.toml
-  "$PYTHON" experiments/fourrooms_sac.py experiments/fourrooms_sac.toml
+  for one in spg_nm ppo_sanity fourrooms_sac; do
+    "$JAXCURR" run "$one" --out "runs/$one" --overwrite --no-progress
+    rm -rf "experiments/results/$one"
+    cp -r "runs/$one" "experiments/results/$one"
+    find "experiments/results/$one" -name checkpoints -type d -prune -exec rm -rf {} +
+  done
 fi

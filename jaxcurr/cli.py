@@ -1,6 +1,7 @@
-"""Command line: ``jaxcurr run | list | plot``.
+"""Command line: ``jaxcurr run | list | plot`` for every experiment kind.
 
     jaxcurr run <name-or-toml> [--seeds N] [--set key=value ...] [--out DIR] [--resume]
+                [--overwrite]
     jaxcurr list
     jaxcurr plot DIR
 """
@@ -13,30 +14,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-from jaxcurr.config import Config, ConfigError, config_to_dict, load_config
+from jaxcurr.config import ConfigError
+from jaxcurr.experiment import experiment_dirs, load_experiment, resolve_experiment
 
-REPO_EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
-
-
-def experiment_dirs() -> list[Path]:
-    """Where experiment names are looked up: ./experiments, then the source tree's."""
-    dirs = [Path("experiments"), REPO_EXPERIMENTS]
-    return [d for d in dict.fromkeys(p.resolve() for p in dirs) if d.is_dir()]
-
-
-def resolve_experiment(name: str) -> Path:
-    path = Path(name)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"experiment: no such file {name!r}")
-        return path
-    for folder in experiment_dirs():
-        candidate = folder / f"{name}.toml"
-        if candidate.is_file():
-            return candidate
-    known = sorted({p.stem for d in experiment_dirs() for p in d.glob("*.toml")})
-    raise ConfigError(f"experiment: unknown name {name!r}; allowed: a .toml path or one of "
-                      + ", ".join(known))
+MARKER = ".jaxcurr-run"  # written into every run directory jaxcurr makes
 
 
 def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
@@ -51,20 +32,35 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
     return None
 
 
-def _prepare_run_dir(out: Path, config: Config, resume: bool, overwrite: bool) -> None:
-    from jaxcurr.results import load_run_config
+def prepare_run_dir(out: Path, kind, config, resume: bool, overwrite: bool) -> None:
+    """Check ``out`` for a new run or a resume; ``--overwrite`` only removes a directory that
+    jaxcurr made (it holds the marker file), never one with files of the user's."""
+    from jaxcurr.run_dir import load_config_dict
 
-    exists = (out / "config.toml").is_file()
     if resume:
-        if not exists:
+        if not (out / "config.toml").is_file():
             raise ConfigError(f"--resume: {out} holds no run to resume (no config.toml)")
-        diff = _first_difference(config_to_dict(load_run_config(out)), config_to_dict(config))
+        diff = _first_difference(load_config_dict(out), kind.to_dict(config))
         if diff:
             raise ConfigError(f"--resume: the config differs from the run in {out}: {diff}")
-    elif out.exists() and any(out.iterdir()):
+        return
+    clear_for_new_run(out, overwrite)
+
+
+def clear_for_new_run(out: Path, overwrite: bool) -> None:
+    """``out`` must be absent or empty, or (with ``--overwrite``) a directory jaxcurr made,
+    which is then removed; never the working directory or one of its parents."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: {out} is a file; allowed: a directory path")
+    if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"--out: {out} already holds files; pass --resume to continue "
                               "that run or --overwrite to replace it")
+        here = Path.cwd().resolve()
+        if not (out / MARKER).is_file() or out.resolve() in (here, *here.parents):
+            raise ConfigError(f"--overwrite: {out} was not made by jaxcurr (no {MARKER} "
+                              "file) or holds the working directory; allowed: a run directory "
+                              "that jaxcurr wrote")
         shutil.rmtree(out)
 
 
@@ -84,51 +80,47 @@ def join_processes(args: argparse.Namespace) -> bool:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from jaxcurr.curricula import prepare_data
-    from jaxcurr.data import load_dataset
+    from jaxcurr.execution import run_part
 
     writer = join_processes(args)
     overrides = list(args.set or [])
     if args.seeds is not None:
         overrides.append(f"run.seeds={args.seeds}")
-    config = load_config(resolve_experiment(args.experiment), overrides)
-    dataset = load_dataset(config.data)  # fails before anything is written
-    out = Path(args.out or Path("runs") / config.name)
+    experiment = load_experiment(resolve_experiment(args.experiment), overrides)
+    kind = experiment.kind
+    out = Path(args.out or Path("runs") / experiment.name)
+    datas = [kind.prepare(part.config) for part in experiment.parts[:1]]  # checks data first
     if writer:
-        _prepare_run_dir(out, config, args.resume, args.overwrite)
+        if len(experiment.parts) == 1:
+            prepare_run_dir(out, kind, experiment.parts[0].config, args.resume, args.overwrite)
+        else:
+            prepare_parent(out, args.resume, args.overwrite)
+    code = 0
+    for index, part in enumerate(experiment.parts):
+        part_dir = out / part.name if part.name else out
+        if part.name and writer:
+            resume = args.resume and (part_dir / "config.toml").is_file()
+            prepare_run_dir(part_dir, kind, part.config, resume, False)
+        else:
+            resume = args.resume
+        data = datas[0] if index == 0 else kind.prepare(part.config)
+        code = run_part(kind, part.config, data, part_dir, resume, writer,
+                        progress=writer and not args.no_progress, resume_hint=(
+                            f"jaxcurr run {args.experiment} --out {out} --resume"))
+        if code:
+            return code
+    return code
 
-    from jax.experimental import multihost_utils
 
-    from jaxcurr import runner
-    from jaxcurr.plots import plot_run
-    from jaxcurr.results import format_summary, save_config, save_metrics, save_summary, summarize
-
-    data = prepare_data(dataset, config)
-    if writer:
-        save_config(out, config)
-    multihost_utils.sync_global_devices("jaxcurr run directory ready")
-    try:
-        result = runner.run(config, data, checkpoint_dir=out / "checkpoints", resume=args.resume,
-                            progress=writer and not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: jaxcurr run {out / 'config.toml'} --out {out} "
-              "--resume", file=sys.stderr)
-        return 130
-    if not writer:
-        return 0
-    save_metrics(out, config, result.metrics)
-    summary = summarize(config, result.metrics)
-    summary["compile_seconds"] = round(result.compile_seconds, 2)
-    summary["run_seconds"] = round(result.run_seconds, 2)
-    save_summary(out, summary)
-    figure = plot_run(out)
-    print(format_summary(summary))
-    rate = config.run.steps / max(result.run_seconds, 1e-9)
-    print(f"\ncompile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s: "
-          f"{rate:.0f} steps/s, {rate * config.run.seeds:.0f} seed-steps/s "
-          f"(each step advances all {len(config.run.methods)} methods)")
-    print(f"run directory: {out}\nfigure: {figure}")
-    return 0
+def prepare_parent(out: Path, resume: bool, overwrite: bool) -> None:
+    """The folder of an experiment with parts (each part is a run directory inside it)."""
+    if resume:
+        if not (out / MARKER).is_file():
+            raise ConfigError(f"--resume: {out} holds no run to resume")
+        return
+    clear_for_new_run(out, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("parts\n")
 
 
 def command_list(args: argparse.Namespace) -> int:
@@ -136,23 +128,27 @@ def command_list(args: argparse.Namespace) -> int:
     for folder in experiment_dirs():
         for path in sorted(folder.glob("*.toml")):
             try:
-                description = tomllib.loads(path.read_text()).get("description", "")
-            except tomllib.TOMLDecodeError:
-                description = "(invalid TOML)"
-            print(f"{path.stem:<28}{description}")
+                values = tomllib.loads(path.read_text(encoding="utf-8"))
+                kind, description = values.get("kind", "classifier_curriculum"), \
+                    values.get("description", "")
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                kind, description = "?", "(invalid TOML)"
+            print(f"{path.stem:<24}{kind:<23}{description}")
     return 0
 
 
 def command_plot(args: argparse.Namespace) -> int:
-    from jaxcurr.plots import plot_run
-    from jaxcurr.results import format_summary, load_metrics, load_run_config, summarize
+    from jaxcurr.execution import plot_dir
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "metrics.npz").is_file() or not (run_dir / "config.toml").is_file():
-        raise ConfigError(f"plot: {run_dir} is not a finished run directory "
-                          "(needs config.toml and metrics.npz)")
-    print(format_summary(summarize(load_run_config(run_dir), load_metrics(run_dir))))
-    print(f"figure: {plot_run(run_dir)}")
+    if not run_dir.is_dir():
+        raise ConfigError(f"plot: {run_dir} is not a directory; allowed: a run directory")
+    parts = sorted(p for p in run_dir.iterdir() if (p / "config.toml").is_file()) \
+        if not (run_dir / "config.toml").is_file() else [run_dir]
+    if not parts:
+        raise ConfigError(f"plot: {run_dir} holds no run (no config.toml)")
+    for part in parts:
+        print(plot_dir(part))
     return 0
 
 
@@ -166,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a setting, e.g. --set run.steps=500 (repeatable)")
     run.add_argument("--out", help="run directory (default runs/<name>)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
-    run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an existing --out that jaxcurr wrote")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--distributed", action="store_true",
                      help="join a multi-host run, cluster detected by jax.distributed")
@@ -175,9 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-processes", type=int, help="multi-host run: number of processes")
     run.add_argument("--process-id", type=int, help="multi-host run: this process's index")
     run.set_defaults(func=command_run)
-    listing = sub.add_parser("list", help="list the experiments")
+    listing = sub.add_parser("list", help="list the experiments and their kinds")
     listing.set_defaults(func=command_list)
-    plot = sub.add_parser("plot", help="draw the figures of a run directory")
+    plot = sub.add_parser("plot", help="summary and figures of a run directory (also while "
+                          "it runs or after an interruption)")
     plot.add_argument("run_dir")
     plot.set_defaults(func=command_plot)
     return parser

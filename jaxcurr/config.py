@@ -6,8 +6,11 @@ field (``section.key``) and what is allowed, before any data is loaded or direct
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import tomllib
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ TASKS = ("class", "group")
 BASELINES = ("batch_mean", "ema")
 DENOMINATORS = ("v", "sqrt_v")
 MOMENTS = ("before", "after")
+SINKS = ("jsonl", "tensorboard", "wandb")
 DEFAULT_GROUPS = ((0,), (1, 2), (3, 4, 5), (6, 7, 8, 9))
 
 
@@ -37,7 +41,8 @@ def is_int(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """An int or a finite float (not a bool): NaN and infinities are never valid settings."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def require_positive_int(field: str, value: Any) -> None:
@@ -53,23 +58,23 @@ def require_in(field: str, value: Any, low: float, high: float, *, low_open: boo
     require(ok, field, f"a number in {left}{low}, {high}{right}", value)
 
 
-def _positive(field: str, value: Any) -> None:
+def positive(field: str, value: Any) -> None:
     require(is_number(value) and value > 0, field, "a positive number", value)
 
 
-def _non_negative(field: str, value: Any) -> None:
+def non_negative(field: str, value: Any) -> None:
     require(is_number(value) and value >= 0, field, "a number >= 0", value)
 
 
-def _fraction(field: str, value: Any) -> None:
+def fraction(field: str, value: Any) -> None:
     require(is_number(value) and 0 <= value < 1, field, "a number in [0, 1)", value)
 
 
-def _choice(field: str, value: Any, options: tuple[str, ...]) -> None:
+def choice(field: str, value: Any, options: tuple[str, ...]) -> None:
     require(value in options, field, "one of " + ", ".join(map(repr, options)), value)
 
 
-def _hidden(field: str, value: Any) -> None:
+def hidden_sizes(field: str, value: Any) -> None:
     require(isinstance(value, tuple) and len(value) > 0 and all(is_int(h) and h > 0 for h in value),
             field, "a non-empty list of positive integers", value)
 
@@ -99,14 +104,14 @@ class DataConfig:
     test_size: int = 2000
 
     def __post_init__(self):
-        _choice("data.source", self.source, DATA_SOURCES)
+        choice("data.source", self.source, DATA_SOURCES)
         if self.source == "npz":
             require(bool(self.path), "data.path", "a path to an .npz file (source = 'npz')",
                    self.path)
         if self.source == "tfds":
             require(bool(self.name), "data.name", "a TFDS dataset name (source = 'tfds')",
                    self.name)
-        _choice("data.label_mode", self.label_mode, LABEL_MODES)
+        choice("data.label_mode", self.label_mode, LABEL_MODES)
         require_positive_int("data.eval_per_class", self.eval_per_class)
         require_positive_int("data.test_size", self.test_size)
         groups = self.groups
@@ -135,11 +140,11 @@ class StudentConfig:
     eps: float = 1e-8
 
     def __post_init__(self):
-        _hidden("student.hidden", self.hidden)
-        _positive("student.learning_rate", self.learning_rate)
-        _fraction("student.b1", self.b1)
-        _fraction("student.b2", self.b2)
-        _non_negative("student.eps", self.eps)
+        hidden_sizes("student.hidden", self.hidden)
+        positive("student.learning_rate", self.learning_rate)
+        fraction("student.b1", self.b1)
+        fraction("student.b2", self.b2)
+        non_negative("student.eps", self.eps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,12 +160,12 @@ class TeacherConfig:
     normalize_advantages: bool = True
 
     def __post_init__(self):
-        _choice("teacher.tasks", self.tasks, TASKS)
-        _hidden("teacher.hidden", self.hidden)
-        _positive("teacher.learning_rate", self.learning_rate)
-        _non_negative("teacher.entropy_coef", self.entropy_coef)
-        _choice("teacher.baseline", self.baseline, BASELINES)
-        _fraction("teacher.baseline_decay", self.baseline_decay)
+        choice("teacher.tasks", self.tasks, TASKS)
+        hidden_sizes("teacher.hidden", self.hidden)
+        positive("teacher.learning_rate", self.learning_rate)
+        non_negative("teacher.entropy_coef", self.entropy_coef)
+        choice("teacher.baseline", self.baseline, BASELINES)
+        fraction("teacher.baseline_decay", self.baseline_decay)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,42 +178,71 @@ class SignalConfig:
     moments: str = "before"
 
     def __post_init__(self):
-        _choice("signal.denominator", self.denominator, DENOMINATORS)
-        _non_negative("signal.eps", self.eps)
-        _choice("signal.moments", self.moments, MOMENTS)
+        choice("signal.denominator", self.denominator, DENOMINATORS)
+        non_negative("signal.eps", self.eps)
+        choice("signal.moments", self.moments, MOMENTS)
 
 
 @dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """Length, batch, logging cadence, seeds and checkpointing of a run."""
+class RunSettings:
+    """What the runner reads from every kind's ``[run]`` section: seeds, chunking, checkpoints,
+    metric sinks and the non-finite guard.
+
+    seeds: runs per configuration point, keys ``split(PRNGKey(seed), seeds)`` (the same keys for
+    every variant and sweep value). chunk_logs: logged windows per compiled chunk.
+    checkpoint_every: chunks between checkpoints. sinks: where window metrics go besides
+    ``metrics.npz`` (``jsonl`` always; ``tensorboard``, ``wandb`` as extras).
+    allow_nonfinite: keep going on NaN/inf metrics (the summary counts them) instead of stopping.
+    """
+
+    seeds: int = 8
+    seed: int = 0
+    chunk_logs: int = 10
+    checkpoint_every: int = 5
+    sinks: tuple[str, ...] = ("jsonl",)
+    allow_nonfinite: bool = False
+
+    def __post_init__(self):
+        for field in ("seeds", "chunk_logs", "checkpoint_every"):
+            require_positive_int(f"run.{field}", getattr(self, field))
+        require(is_int(self.seed) and 0 <= self.seed < 2**32, "run.seed",
+                "an integer in [0, 2**32) (the PRNG's seed range)", self.seed)
+        require(isinstance(self.sinks, tuple) and all(s in SINKS for s in self.sinks)
+                and len(set(self.sinks)) == len(self.sinks), "run.sinks",
+                "a list of distinct names from " + ", ".join(map(repr, SINKS)), self.sinks)
+        require(isinstance(self.allow_nonfinite, bool), "run.allow_nonfinite", "true or false",
+                self.allow_nonfinite)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(RunSettings):
+    """Length, batch and logging cadence of a classifier run, plus the runner's settings."""
 
     methods: tuple[str, ...] = METHODS
     steps: int = 2000
     batch_size: int = 64
     log_every: int = 20
-    seeds: int = 8
-    seed: int = 0
-    chunk_logs: int = 10
-    checkpoint_every: int = 5
 
     def __post_init__(self):
+        super().__post_init__()
         require(isinstance(self.methods, tuple) and len(self.methods) > 0
                and all(m in METHODS for m in self.methods)
                and len(set(self.methods)) == len(self.methods),
                "run.methods", "a non-empty list of distinct names from "
                + ", ".join(map(repr, METHODS)), self.methods)
-        for field in ("steps", "batch_size", "log_every", "seeds", "chunk_logs",
-                      "checkpoint_every"):
+        for field in ("steps", "batch_size", "log_every"):
             require_positive_int(f"run.{field}", getattr(self, field))
-        require(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
-               "run.seed", "an integer >= 0", self.seed)
         require(self.steps % self.log_every == 0, "run.steps",
                f"a multiple of run.log_every ({self.log_every})", self.steps)
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """A whole experiment: data, student, teacher, signal options and run settings."""
+    """A classifier curriculum experiment: data, student, teacher, signal and run settings.
+
+    ``sweep``: ``(("section.key", (v1, v2, ...)), ...)``, hyperparameters run side by side as a
+    vmapped axis (see :func:`parse_sweep`).
+    """
 
     name: str = "experiment"
     description: str = ""
@@ -217,6 +251,7 @@ class Config:
     teacher: TeacherConfig = TeacherConfig()
     signal: SignalConfig = SignalConfig()
     run: RunConfig = RunConfig()
+    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     def __post_init__(self):
         require(isinstance(self.name, str) and self.name != "", "name", "a non-empty string",
@@ -227,18 +262,31 @@ class Config:
         return len(self.data.groups) if self.teacher.tasks == "group" else self.data.num_classes
 
 
-_SECTIONS = {"data": DataConfig, "student": StudentConfig, "teacher": TeacherConfig,
-             "signal": SignalConfig, "run": RunConfig}
+CLASSIFIER_SECTIONS = {"data": DataConfig, "student": StudentConfig, "teacher": TeacherConfig,
+                       "signal": SignalConfig, "run": RunConfig}
+CLASSIFIER_SWEEPABLE = ("student.learning_rate", "teacher.learning_rate",
+                        "teacher.entropy_coef", "teacher.baseline_decay", "signal.eps")
+TOP_KEYS = ("name", "description", "kind", "sweep")
 
 
 def _coerce(field: str, value: Any, annotation: Any) -> Any:
     """Turn a TOML value into the field's type, or raise ConfigError naming the field."""
     origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):  # e.g. float | str: the first type that fits
+        for option in typing.get_args(annotation):
+            try:
+                return _coerce(field, value, option)
+            except ConfigError:
+                continue
+        names = " or ".join({float: "a number", str: "a string", int: "an integer",
+                             bool: "true or false"}.get(a, str(a))
+                            for a in typing.get_args(annotation))
+        require(False, field, names, value)
     if annotation is float:
-        require(is_number(value), field, "a number", value)
+        require(is_number(value), field, "a finite number", value)
         return float(value)
     if annotation is int:
-        require(isinstance(value, int) and not isinstance(value, bool), field, "an integer", value)
+        require(is_int(value), field, "an integer", value)
         return value
     if annotation is bool:
         require(isinstance(value, bool), field, "true or false", value)
@@ -253,7 +301,8 @@ def _coerce(field: str, value: Any, annotation: Any) -> Any:
     raise TypeError(f"unsupported annotation {annotation!r} for {field}")
 
 
-def _build(cls, section: str, values: dict) -> Any:
+def build_section(cls, section: str, values: Any) -> Any:
+    """One validated section dataclass from a TOML table; errors name ``section.key``."""
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     prefix = f"{section}." if section else ""
@@ -262,41 +311,96 @@ def _build(cls, section: str, values: dict) -> Any:
     if unknown:
         raise ConfigError(f"{prefix}{unknown[0]}: unknown setting; allowed: {', '.join(names)}")
     kwargs = {k: _coerce(prefix + k, v, hints[k]) for k, v in values.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:  # a class that names its fields without the section
+        message = str(err)
+        raise ConfigError(message if not prefix or message.startswith(prefix)
+                          else prefix + message) from None
+
+
+def _flatten_table(table: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flatten_table(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def parse_sweep(raw: Any, sections: dict[str, type], values: dict, sweepable: tuple[str, ...]
+                ) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """``[sweep]`` as ``(("section.key", (v, ...)), ...)``; every value is validated by
+    building its section with it, so a sweep value obeys the same rules as a single one."""
+    require(isinstance(raw, dict), "sweep", 'a table such as [sweep] student.learning_rate = '
+            '[1e-3, 3e-3]', raw)
+    out = []
+    for key, options in _flatten_table(raw).items():
+        require(key in sweepable, f"sweep.{key}", "one of " + ", ".join(sweepable) if sweepable
+                else "nothing: this kind has no sweepable settings", "a sweep")
+        require(isinstance(options, list) and len(options) >= 1
+                and all(is_number(v) for v in options) and len(set(options)) == len(options),
+                f"sweep.{key}", "a non-empty list of distinct finite numbers", options)
+        section, field = key.split(".", 1)
+        for option in options:
+            build_section(sections[section], section, {**values.get(section, {}),
+                                                        field: option})
+        out.append((key, tuple(float(v) for v in options)))
+    return tuple(out)
+
+
+def build_experiment(cls, sections: dict[str, type], values: dict, kind: str,
+                     sweepable: tuple[str, ...] = ()) -> Any:
+    """A validated experiment dataclass ``cls`` (fields name, description, sweep and one per
+    section) from a nested dict as read from TOML."""
+    require(isinstance(values, dict), "config", "a TOML table", values)
+    top = {k: v for k, v in values.items() if k not in sections}
+    unknown = sorted(set(top) - set(TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown setting; allowed: "
+                          + ", ".join([*TOP_KEYS, *sections]))
+    require(top.get("kind", kind) == kind, "kind", repr(kind), top.get("kind"))
+    built = {k: build_section(c, k, values.get(k, {})) for k, c in sections.items()}
+    name = top.get("name", "experiment")
+    require(isinstance(name, str) and name != "", "name", "a non-empty string", name)
+    description = top.get("description", "")
+    require(isinstance(description, str), "description", "a string", description)
+    sweep = parse_sweep(top.get("sweep", {}), sections, values, sweepable)
+    return cls(name=name, description=description, sweep=sweep, **built)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def experiment_to_dict(config: Any, sections: dict[str, type], kind: str) -> dict:
+    """The experiment as a plain nested dict of TOML-writable values (with its ``kind``)."""
+    out: dict[str, Any] = {"name": config.name, "description": config.description,
+                           "kind": kind}
+    for section in sections:
+        sub = getattr(config, section)
+        out[section] = {f.name: _plain(getattr(sub, f.name)) for f in dataclasses.fields(sub)}
+    if config.sweep:
+        sweep: dict[str, Any] = {}
+        for key, options in config.sweep:
+            section, field = key.split(".", 1)
+            sweep.setdefault(section, {})[field] = list(options)
+        out["sweep"] = sweep
+    return out
 
 
 def config_from_dict(values: dict) -> Config:
-    """Build a validated Config from a nested dict (as read from TOML)."""
-    top = {k: v for k, v in values.items() if k not in _SECTIONS}
-    sections = {k: _build(cls, k, values.get(k, {})) for k, cls in _SECTIONS.items()}
-    kind = top.get("kind", "classifier_curriculum")
-    if kind != "classifier_curriculum":
-        raise ConfigError(f"kind: got {kind!r}; `jaxcurr run` runs 'classifier_curriculum' "
-                          f"experiments; this one runs with python experiments/{kind}.py")
-    unknown = sorted(set(top) - {"name", "description", "kind"})
-    if unknown:
-        allowed = ", ".join(["name", "description", "kind", *_SECTIONS])
-        raise ConfigError(f"{unknown[0]}: unknown setting; allowed: {allowed}")
-    name = top.get("name", "experiment")
-    require(isinstance(name, str), "name", "a string", name)
-    description = top.get("description", "")
-    require(isinstance(description, str), "description", "a string", description)
-    return Config(name=name, description=description, **sections)
+    """Build a validated classifier :class:`Config` from a nested dict (as read from TOML)."""
+    return build_experiment(Config, CLASSIFIER_SECTIONS, values, "classifier_curriculum",
+                            CLASSIFIER_SWEEPABLE)
 
 
 def config_to_dict(config: Config) -> dict:
-    """The config as a plain nested dict of TOML-writable values."""
-
-    def plain(value):
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        return value
-
-    out: dict[str, Any] = {"name": config.name, "description": config.description}
-    for section in _SECTIONS:
-        sub = getattr(config, section)
-        out[section] = {f.name: plain(getattr(sub, f.name)) for f in dataclasses.fields(sub)}
-    return out
+    """The classifier config as a plain nested dict of TOML-writable values."""
+    return experiment_to_dict(config, CLASSIFIER_SECTIONS, "classifier_curriculum")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -309,34 +413,40 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
-    return key.strip().split("."), value
+    path = key.strip().split(".")
+    if any(part == "" for part in path):
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. run.steps=500")
+    return path, value
 
 
 def apply_overrides(values: dict, overrides: list[str]) -> dict:
-    """Return a copy of the nested dict with each ``key=value`` override applied."""
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    """Return a copy of the nested dict with each ``key.path=value`` override applied."""
+    out = copy.deepcopy(values)
     for text in overrides:
         path, value = parse_override(text)
-        if len(path) == 1:
-            out[path[0]] = value
-        elif len(path) == 2:
-            section, key = path
-            if section not in _SECTIONS:
-                raise ConfigError(f"{'.'.join(path)}: unknown section {section!r}; allowed: "
-                                  + ", ".join(_SECTIONS))
-            out.setdefault(section, {})[key] = value
-        else:
-            raise ConfigError(f"--set {text!r}: keys have the form section.key")
+        node = out
+        for depth, part in enumerate(path[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text}: {'.'.join(path[:depth + 1])} is a value, not "
+                                  "a table; allowed: keys of a table, e.g. run.steps=500")
+        node[path[-1]] = value
     return out
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
-    """Read a TOML experiment file, apply ``key=value`` overrides and validate."""
+def read_toml(path: str | Path) -> dict:
+    """A TOML file as a dict; a missing, unreadable or invalid file is one ConfigError line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config: no such file {str(path)!r}")
     try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config: {path} is not valid TOML ({err})") from None
-    return config_from_dict(apply_overrides(values, list(overrides)))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config: {path} is not valid UTF-8 TOML ({err})") from None
+    except OSError as err:
+        raise ConfigError(f"config: cannot read {path} ({err.strerror})") from None
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read a classifier experiment's TOML, apply ``key=value`` overrides and validate."""
+    return config_from_dict(apply_overrides(read_toml(path), list(overrides)))

@@ -1,72 +1,20 @@
-"""Run directories: resolved config, metrics with a leading seed axis, and a summary.
+"""Summaries of a classifier curriculum run (one configuration point: arrays [seeds, windows]).
 
-A run directory holds ``config.toml`` (the resolved config), ``metrics.npz`` (keys
-``method/metric``, arrays ``[seeds, windows, ...]``, plus ``step``), ``summary.json`` and
-``figures/``. Files are written to a temporary name and renamed, so none is left half-written.
+The run-directory layout itself (config, metrics, summary files) is in :mod:`jaxcurr.run_dir`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import tomllib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.stats
-import tomli_w
 
-from jaxcurr.config import Config, config_from_dict, config_to_dict
+from jaxcurr.config import Config
+from jaxcurr.run_dir import mean_ci
+from jaxcurr.run_dir import stat as _stat
 
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file in ``path``'s folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; run files are ordinary readable files
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def save_config(run_dir: Path, config: Config) -> None:
-    atomic_write(run_dir / "config.toml", lambda f: tomli_w.dump(config_to_dict(config), f))
-
-
-def load_run_config(run_dir: Path) -> Config:
-    return config_from_dict(tomllib.loads((Path(run_dir) / "config.toml").read_text()))
-
-
-def save_metrics(run_dir: Path, config: Config, metrics: dict[str, np.ndarray]) -> None:
-    step = np.arange(1, next(iter(metrics.values())).shape[1] + 1) * config.run.log_every
-    atomic_write(run_dir / "metrics.npz", lambda f: np.savez(f, step=step, **metrics))
-
-
-def load_metrics(run_dir: Path) -> dict[str, np.ndarray]:
-    with np.load(Path(run_dir) / "metrics.npz") as arrays:
-        return dict(arrays)
-
-
-def mean_ci(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and half-width of the 95% Student-t confidence interval along ``axis``."""
-    values = np.asarray(values, np.float64)
-    n = values.shape[axis]
-    mean = values.mean(axis)
-    if n < 2:
-        return mean, np.zeros_like(mean)
-    sem = values.std(axis, ddof=1) / np.sqrt(n)
-    return mean, scipy.stats.t.ppf(0.975, n - 1) * sem
-
-
-def _stat(values: np.ndarray) -> dict[str, Any]:
-    mean, half = mean_ci(values)
-    return {"mean": np.round(mean, 5).tolist(), "ci95": np.round(half, 5).tolist()}
+__all__ = ["format_summary", "mean_ci", "summarize", "visit_time"]
 
 
 def visit_time(share: np.ndarray) -> np.ndarray:
@@ -108,11 +56,6 @@ def summarize(config: Config, metrics: dict[str, np.ndarray]) -> dict[str, Any]:
             "final_teacher_entropy": _stat(metrics[f"{method}/teacher_entropy"][:, -1]),
         }
     return summary
-
-
-def save_summary(run_dir: Path, summary: dict[str, Any]) -> None:
-    atomic_write(run_dir / "summary.json",
-                 lambda f: f.write(json.dumps(summary, indent=2).encode()))
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -1,33 +1,86 @@
-"""Chunked execution of a curriculum run: one compiled chunk, progress, checkpoints, resume.
+"""Chunked execution of any experiment kind: one compiled chunk, progress, checkpoints, resume.
 
-The run is ``num_windows`` logged windows; a chunk is ``chunk_windows`` of them, compiled once
-(``jax.jit(jax.vmap(run_chunk))`` over seeds) and called repeatedly from Python, so the run can
-show progress, keep metrics and checkpoint between chunks. Every ``run.checkpoint_every``
-chunks the state of all seeds and the metrics so far are saved with orbax; ``resume`` restores
-the latest checkpoint and continues with the same compiled chunk, which makes the resumed run
-bit-identical to an uninterrupted one.
+A run is every (point, seed) pair of an experiment (points: the kind's variants x the values of
+swept hyperparameters, :mod:`jaxcurr.kinds.base`), flattened into one run axis ``r = p * seeds
++ s`` and vmapped. Each run lasts ``engine.num_windows`` logged windows; a chunk is
+``run.chunk_logs`` of them, compiled once (``jax.jit(jax.vmap(engine.run))``) and called
+repeatedly from Python, so the run shows progress, keeps metrics and checkpoints between
+chunks. Every ``run.checkpoint_every`` chunks the state of all runs and the metrics so far are
+saved with orbax; ``resume`` restores the latest checkpoint and continues with the same
+compiled chunk, which makes a resumed run bit-identical to an uninterrupted one.
+
+After every chunk the metrics (and the state, or the part of it the engine's ``guard`` names)
+are checked: a NaN or infinity stops the run with :class:`NonFiniteError` naming the point,
+seed, window and metric, before that chunk is checkpointed, unless ``run.allow_nonfinite``.
 
 When several devices are visible (GPUs, TPU cores, or CPU devices forced with
-``XLA_FLAGS=--xla_force_host_platform_device_count=N``), the seed axis of the state and the
+``XLA_FLAGS=--xla_force_host_platform_device_count=N``), the run axis of the state and the
 metrics is sharded across them (a one-axis ``jax.sharding.Mesh``); the data is replicated.
+Across hosts (``jax.distributed``) each process fills its own devices' shards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from jaxcurr.config import Config, ConfigError
-from jaxcurr.curricula.classifier import TaskData, make_engine
+from jaxcurr.config import ConfigError
+from jaxcurr.kinds.base import Engine, Kind
+
+
+class NonFiniteError(RuntimeError):
+    """A metric or the state became NaN or infinite; ``result`` holds the finite part."""
+
+    def __init__(self, message: str, result: RunResult):
+        super().__init__(message)
+        self.result = result
+
+
+class Points(NamedTuple):
+    """The configuration points of an experiment (variants x sweep values).
+
+    Attributes:
+      labels: one readable label per point ("grokfast", "student.learning_rate=0.001", ...).
+      tree: ``{"variant": pytree [P, ...] or (), "hp": {"section.key": [P]}}``.
+      variant: ``[P]`` variant name of each point ("" without a variant axis).
+      sweep: ``{"section.key": [P] values}``.
+    """
+
+    labels: list[str]
+    tree: dict
+    variant: list[str]
+    sweep: dict[str, np.ndarray]
+
+
+def make_points(kind: Kind, config: Any) -> Points:
+    """Every (variant, sweep combination) of ``config``, variants outermost."""
+    found = kind.variants(config)
+    names, stacked = found if found is not None else ([""], None)
+    keys = [key for key, _ in config.sweep]
+    combos = list(itertools.product(*[options for _, options in config.sweep]))
+    pairs = [(v, combo) for v in range(len(names)) for combo in combos]
+    labels = []
+    for v, combo in pairs:
+        parts = ([names[v]] if names[v] else []) + [f"{k}={x:g}" for k, x in zip(keys, combo,
+                                                                                 strict=True)]
+        labels.append(", ".join(parts) or "all")
+    index = np.array([v for v, _ in pairs])
+    variant = () if stacked is None else jax.tree.map(lambda x: np.asarray(x)[index], stacked)
+    sweep = {k: np.array([combo[i] for _, combo in pairs], np.float32)
+             for i, k in enumerate(keys)}
+    return Points(labels, {"variant": variant, "hp": sweep}, [names[v] for v, _ in pairs], sweep)
 
 
 def chunk_windows(num_windows: int, requested: int) -> int:
@@ -35,27 +88,24 @@ def chunk_windows(num_windows: int, requested: int) -> int:
     return max(d for d in range(1, min(num_windows, requested) + 1) if num_windows % d == 0)
 
 
-def seed_shardings(seeds: int) -> tuple[NamedSharding, NamedSharding]:
-    """Shardings that split the leading seed axis across all visible devices (and replicate
-    the data). With one device both are trivial; with several, ``seeds`` must divide evenly."""
+def run_shardings(runs: int) -> tuple[NamedSharding, NamedSharding]:
+    """Shardings that split the leading run axis across all visible devices (and replicate
+    the data). With one device both are trivial; with several, ``runs`` must divide evenly."""
     devices = jax.devices()
-    if seeds % len(devices):
-        raise ConfigError(f"run.seeds: got {seeds}; allowed: a multiple of the {len(devices)} "
-                          "visible devices, which the seeds are split across")
-    mesh = Mesh(np.array(devices), ("seeds",))
-    return NamedSharding(mesh, PartitionSpec("seeds")), NamedSharding(mesh, PartitionSpec())
+    if runs % len(devices):
+        raise ConfigError(f"run.seeds: {runs} runs (points x seeds); allowed: a multiple of the "
+                          f"{len(devices)} visible devices, which the runs are split across")
+    mesh = Mesh(np.array(devices), ("runs",))
+    return NamedSharding(mesh, PartitionSpec("runs")), NamedSharding(mesh, PartitionSpec())
 
 
-def seed_keys(config: Config) -> jax.Array:
-    """One PRNG key per seed, from ``run.seed``."""
-    return jax.random.split(jax.random.PRNGKey(config.run.seed), config.run.seeds)
+def seed_keys(seed: int, seeds: int) -> jax.Array:
+    """One PRNG key per seed, from ``run.seed`` (the same keys at every point)."""
+    return jax.random.split(jax.random.PRNGKey(seed), seeds)
 
 
 def put_global(tree: Any, sharding: NamedSharding) -> Any:
-    """Place host values (the same on every process) as global arrays with ``sharding``.
-
-    Each process fills only the shards of its own devices, so this works across hosts too.
-    """
+    """Place host values (the same on every process) as global arrays with ``sharding``."""
     def put(value):
         value = np.asarray(value)
         return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
@@ -70,73 +120,140 @@ def to_host(tree: Any) -> Any:
     return multihost_utils.process_allgather(tree, tiled=True)
 
 
-def _flatten(metrics: dict) -> dict[str, np.ndarray]:
-    return {f"{method}/{name}": np.asarray(value)
-            for method, values in metrics.items() for name, value in values.items()}
-
-
-class RunResult(NamedTuple):
-    """Metrics as ``{"method/metric": array [seeds, windows, ...]}`` and the run's timings."""
-
-    metrics: dict[str, np.ndarray]
-    compile_seconds: float
-    run_seconds: float
-    finished: bool
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
 class CompiledRun(NamedTuple):
-    """A run ready to go: the initial state of all seeds and its chunk, compiled once."""
+    """A run ready to go: the initial state of all runs and its chunk, compiled once."""
 
     state: Any
-    data: TaskData
+    data: Any
+    point_tree: Any
     chunk: Any
     chunk_fn: Any
-    steps_per_chunk: int
+    engine: Engine
+    points: Points
+    windows_per_chunk: int
     num_chunks: int
     compile_seconds: float
 
 
-def compile_run(config: Config, data: TaskData) -> CompiledRun:
-    """Initialise every seed and compile one chunk (``jit(vmap(engine.run))``) for ``config``.
+def compile_run(kind: Kind, config: Any, data: Any, engine: Engine | None = None
+                ) -> CompiledRun:
+    """Initialise every run and compile one chunk (``jit(vmap(engine.run))``).
 
     ``compile_seconds`` covers init and compilation. ``chunk_fn`` is the jitted function the
     chunk was compiled from (for tracing it again, e.g. to count its FLOPs).
     """
-    engine = make_engine(config)
-    per_chunk = chunk_windows(engine.num_windows, config.run.chunk_logs)
-    per_seed, replicated = seed_shardings(config.run.seeds)
-    keys = put_global(seed_keys(config), per_seed)
+    engine = engine or kind.make_engine(config)
+    points = make_points(kind, config)
+    seeds = config.run.seeds
+    runs = len(points.labels) * seeds
+    per_run, replicated = run_shardings(runs)
+    keys = np.tile(np.asarray(seed_keys(config.run.seed, seeds)), (len(points.labels), 1))
+    point_tree = jax.tree.map(lambda x: np.repeat(np.asarray(x), seeds, axis=0), points.tree)
+    keys, point_tree = put_global(keys, per_run), put_global(point_tree, per_run)
     data = put_global(data, replicated)
+    per_chunk = chunk_windows(engine.num_windows, config.run.chunk_logs)
 
-    init = jax.jit(jax.vmap(engine.init, in_axes=(0, None)), out_shardings=per_seed)
+    init = jax.jit(jax.vmap(engine.init, in_axes=(0, None, 0)), out_shardings=per_run)
     chunk_fn = jax.jit(
-        jax.vmap(functools.partial(engine.run, num_windows=per_chunk), in_axes=(0, None)),
-        in_shardings=(per_seed, replicated), out_shardings=per_seed, donate_argnums=0)
-
+        jax.vmap(functools.partial(engine.run, num_windows=per_chunk), in_axes=(0, None, 0)),
+        in_shardings=(per_run, replicated, per_run), out_shardings=per_run, donate_argnums=0)
     started = time.perf_counter()
-    state = init(keys, data)
-    compiled = chunk_fn.lower(state, data).compile()
-    return CompiledRun(state, data, compiled, chunk_fn, per_chunk * config.run.log_every,
+    state = init(keys, data, point_tree)
+    compiled = chunk_fn.lower(state, data, point_tree).compile()
+    return CompiledRun(state, data, point_tree, compiled, chunk_fn, engine, points, per_chunk,
                        engine.num_windows // per_chunk, time.perf_counter() - started)
 
 
+class RunResult(NamedTuple):
+    """Window metrics ``{name: [points, seeds, windows, ...]}``, final arrays
+    ``{name: [points, seeds, ...]}`` and the timings of this process."""
+
+    metrics: dict[str, np.ndarray]
+    final: dict[str, np.ndarray]
+    points: Points
+    steps: np.ndarray
+    compile_seconds: float
+    run_seconds: float
+    steps_this_process: int
+    finished: bool
+
+
+class Observer:
+    """Hooks the runner calls (the CLI writes sinks and partial results through them)."""
+
+    def start(self, start_window: int, steps: np.ndarray) -> None:
+        """Before the first chunk; ``start_window`` > 0 on resume."""
+
+    def chunk(self, first_window: int, metrics: dict[str, np.ndarray]) -> None:
+        """After each chunk: its window metrics ``[points, seeds, windows, ...]``."""
+
+    def checkpoint(self, result: RunResult) -> None:
+        """After each checkpoint: everything so far."""
+
+
+def _unflatten(tree: dict[str, np.ndarray], points: int) -> dict[str, np.ndarray]:
+    return {k: v.reshape(points, -1, *v.shape[1:]) for k, v in tree.items()}
+
+
+def _first_nonfinite(metrics: dict[str, np.ndarray], skip: tuple[str, ...] = ()
+                     ) -> tuple[int, int, str, float] | None:
+    """(run, window, metric, value) of the earliest non-finite window metric, if any."""
+    best = None
+    for name, values in metrics.items():
+        if name in skip:
+            continue
+        bad = ~np.isfinite(values.reshape(*values.shape[:2], -1)).all(-1)  # [runs, windows]
+        if bad.any():
+            runs, windows = np.nonzero(bad)
+            i = int(np.argmin(windows))
+            if best is None or windows[i] < best[1]:
+                flat = values[runs[i], windows[i]].reshape(-1)
+                best = (int(runs[i]), int(windows[i]), name, float(flat[~np.isfinite(flat)][0]))
+    return best
+
+
 def run(
-    config: Config,
-    data: TaskData,
+    kind: Kind,
+    config: Any,
+    data: Any,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     progress: bool = True,
     stop_after_chunks: int | None = None,
+    observer: Observer | None = None,
 ) -> RunResult:
-    """Run all seeds of ``config`` in chunks; checkpoint to ``checkpoint_dir`` if given.
+    """Run every (point, seed) of ``config`` in chunks; checkpoint to ``checkpoint_dir``.
 
     ``stop_after_chunks`` ends the run early after that many chunks (after checkpointing), as
     an interruption would; ``resume`` continues from the latest checkpoint.
     """
-    prepared = compile_run(config, data)
-    state, data, compiled = prepared.state, prepared.data, prepared.chunk
-    num_chunks, steps_per_chunk = prepared.num_chunks, prepared.steps_per_chunk
-    compile_seconds = prepared.compile_seconds
+    engine = kind.make_engine(config)
+    with jax.enable_x64(True) if engine.x64 else contextlib.nullcontext():
+        return _run(kind, config, data, engine, checkpoint_dir, resume, progress,
+                    stop_after_chunks, observer or Observer())
+
+
+def _run(kind: Kind, config: Any, data: Any, engine: Engine, checkpoint_dir: Path | None,
+         resume: bool, progress: bool, stop_after_chunks: int | None, observer: Observer
+         ) -> RunResult:
+    prepared = compile_run(kind, config, data, engine)
+    points = prepared.points
+    state, data, point_tree, compiled = (prepared.state, prepared.data, prepared.point_tree,
+                                         prepared.chunk)
+    n_points, seeds = len(points.labels), config.run.seeds
+    per_chunk = prepared.windows_per_chunk
+    steps_per_chunk = per_chunk * engine.steps_per_window
+    all_steps = np.arange(1, engine.num_windows + 1) * engine.steps_per_window
+    check_fn = jax.jit(jax.vmap(lambda s: _all_finite(engine.guard(s) if engine.guard else s)))
+    finished_fn = jax.jit(jax.vmap(engine.finished)) if engine.finished else None
+    final_fn = (jax.jit(jax.vmap(engine.final, in_axes=(0, None, 0))) if engine.final
+                else None)
 
     manager = None
     history: list[dict[str, np.ndarray]] = []
@@ -154,33 +271,65 @@ def run(
             state = restored.state
             history = [{k: np.asarray(v) for k, v in restored.history.items()}]
 
-    bar = tqdm(total=config.run.steps, initial=start_chunk * steps_per_chunk, unit="step",
+    def result(done_chunks: int, seconds: float, finished: bool, final: bool = True
+               ) -> RunResult:
+        merged = _concat(history) if history else {}
+        final = _unflatten(to_host(final_fn(state, data, point_tree)), n_points) \
+            if final_fn is not None and final else {}
+        windows = done_chunks * per_chunk
+        return RunResult(_unflatten(merged, n_points), final, points, all_steps[:windows],
+                         prepared.compile_seconds, seconds,
+                         (done_chunks - start_chunk) * steps_per_chunk, finished)
+
+    observer.start(start_chunk * per_chunk, all_steps)
+    total = engine.num_windows * engine.steps_per_window
+    bar = tqdm(total=total, initial=start_chunk * steps_per_chunk, unit=engine.unit,
                disable=not progress, desc=config.name, dynamic_ncols=True)
     started = time.perf_counter()
     done = start_chunk
-    for index in range(start_chunk, num_chunks):
-        state, metrics = compiled(state, data)
-        history.append(_flatten(to_host(metrics)))
+    all_done = finished_fn is not None and bool(np.all(to_host(finished_fn(state))))
+    for index in range(start_chunk, prepared.num_chunks if not all_done else start_chunk):
+        state, metrics = compiled(state, data, point_tree)
+        host = to_host(metrics)
+        bad = None if config.run.allow_nonfinite else _first_nonfinite(host, engine.unguarded)
+        if bad is None and not config.run.allow_nonfinite:
+            state_ok = np.asarray(to_host(check_fn(state)))
+            if not state_ok.all():
+                bad = (int(np.argmin(state_ok)), per_chunk - 1, "the state", float("nan"))
+        if bad is not None:
+            bar.close()
+            r, window, name, value = bad
+            first = index * per_chunk
+            message = (f"non-finite {name} ({value:g}) at point {points.labels[r // seeds]!r}, "
+                       f"seed {r % seeds}, window {first + window} ({engine.unit} "
+                       f"{all_steps[first + window]}): stopped; the run keeps its last finite "
+                       f"chunk ({done} of {prepared.num_chunks}); set run.allow_nonfinite = "
+                       "true where non-finite values are expected")
+            raise NonFiniteError(message, result(done, time.perf_counter() - started, False,
+                                                 final=False))
+        history.append(host)
+        observer.chunk(index * per_chunk, _unflatten(host, n_points))
         bar.update(steps_per_chunk)
         done = index + 1
-        if manager is not None and (done % config.run.checkpoint_every == 0
-                                    or done == num_chunks):
+        all_done = finished_fn is not None and bool(np.all(to_host(finished_fn(state))))
+        last = done == prepared.num_chunks or all_done
+        if manager is not None and (done % config.run.checkpoint_every == 0 or last):
             merged = _concat(history)
             history = [merged]
             manager.save(done, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state), history=ocp.args.StandardSave(merged)))
-        if stop_after_chunks is not None and done - start_chunk >= stop_after_chunks:
+            observer.checkpoint(result(done, time.perf_counter() - started, last))
+        if last or (stop_after_chunks is not None and done - start_chunk >= stop_after_chunks):
             break
     bar.close()
     if manager is not None:
         manager.wait_until_finished()
         manager.close()
-    return RunResult(_concat(history), compile_seconds, time.perf_counter() - started,
-                     finished=done == num_chunks)
+    return result(done, time.perf_counter() - started, done == prepared.num_chunks or all_done)
 
 
 def _concat(history: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Join chunks' metrics along the window axis (axis 1, after seeds)."""
+    """Join chunks' metrics along the window axis (axis 1, after the run axis)."""
     if len(history) == 1:
         return history[0]
     return {k: np.concatenate([h[k] for h in history], axis=1) for k in history[0]}

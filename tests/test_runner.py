@@ -11,6 +11,9 @@ from jaxcurr import cli, runner
 from jaxcurr.config import config_from_dict
 from jaxcurr.curricula import prepare_data
 from jaxcurr.data import load_dataset
+from jaxcurr.kinds import get_kind
+
+KIND = get_kind("classifier_curriculum")
 
 
 def test_chunk_windows_tile_the_run():
@@ -25,16 +28,17 @@ def test_interrupted_run_resumes_bit_identically(tiny_config, tmp_path):
                               "checkpoint_every": 2})
     config = config_from_dict(values)
     data = prepare_data(load_dataset(config.data), config)
-    straight = runner.run(config, data, progress=False)
+    straight = runner.run(KIND, config, data, progress=False)
     assert straight.finished
 
-    first = runner.run(config, data, tmp_path / "ckpt", progress=False, stop_after_chunks=3)
+    first = runner.run(KIND, config, data, tmp_path / "ckpt", progress=False,
+                       stop_after_chunks=3)
     assert not first.finished  # interrupted after chunk 3; the last checkpoint is chunk 2
-    resumed = runner.run(config, data, tmp_path / "ckpt", resume=True, progress=False)
+    resumed = runner.run(KIND, config, data, tmp_path / "ckpt", resume=True, progress=False)
     assert resumed.finished
     assert set(resumed.metrics) == set(straight.metrics)
     for name, value in straight.metrics.items():
-        assert value.shape[:2] == (2, 6), name
+        assert value.shape[:3] == (1, 2, 6), name
         np.testing.assert_array_equal(resumed.metrics[name], value, err_msg=name)
 
 
@@ -50,13 +54,13 @@ def test_cli_run_writes_a_complete_run_directory(tiny_config, tmp_path, capsys):
     assert cli.main(["run", str(path), "--out", str(out), "--seeds", "3", "--no-progress",
                      "--set", "student.learning_rate=3e-3"]) == 0
     printed = capsys.readouterr().out
-    assert "momentum_correlation" in printed and "figure:" in printed
+    assert "momentum_correlation" in printed and "figures:" in printed
     assert (out / "figures" / "curves.png").stat().st_size > 10_000
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seeds"] == 3 and set(summary["methods"]) == {
         "uniform", "curiosity", "momentum_correlation", "gradient_norm"}
     with np.load(out / "metrics.npz") as metrics:
-        assert metrics["curiosity/group_loss"].shape == (3, 4, 4)
+        assert metrics["curiosity/group_loss"].shape == (1, 3, 4, 4)  # point, seed, window, G
         assert metrics["step"].tolist() == [10, 20, 30, 40]
     assert "learning_rate = 0.003" in (out / "config.toml").read_text()
 
@@ -71,7 +75,7 @@ def test_cli_run_writes_a_complete_run_directory(tiny_config, tmp_path, capsys):
 @pytest.mark.parametrize(("change", "message"), [
     ({"run": {"steps": 0}}, "run.steps: got 0; allowed: a positive integer"),
     ({"run": {"batch_size": "64"}}, "run.batch_size: got '64'; allowed: an integer"),
-    ({"run": {"stepz": 10}}, "run.stepz: unknown setting; allowed: methods, steps"),
+    ({"run": {"stepz": 10}}, "run.stepz: unknown setting; allowed: seeds, .*, methods, steps"),
     ({"run": {"methods": ["uniform", "psychic"]}}, "run.methods: got"),
     ({"run": {"steps": 45}}, "run.steps: got 45; allowed: a multiple of run.log_every"),
     ({"data": {"groups": [[0, 1], [1, 2]]}}, "data.groups: got .* partition the classes"),
@@ -84,7 +88,7 @@ def test_cli_run_writes_a_complete_run_directory(tiny_config, tmp_path, capsys):
     ({"signal": {"denominator": "m"}},
      "signal.denominator: got 'm'; allowed: one of 'v', 'sqrt_v'"),
     ({"colour": "red"}, "colour: unknown setting"),
-    ({"kind": "spg_nm"}, "kind: got 'spg_nm'; `jaxcurr run` runs 'classifier_curriculum'"),
+    ({"kind": "spg_nm"}, "kind: got 'spg_nm'; allowed: 'classifier_curriculum', "),
 ])
 def test_bad_config_is_one_clear_error_and_writes_nothing(tiny_config, tmp_path, capsys, change,
                                                           message):
@@ -112,13 +116,24 @@ def test_cli_errors_for_names_overrides_and_seeds(tiny_config, tmp_path, capsys)
     assert cli.main(["run", str(path), "--set", "steps", "--out", str(tmp_path / "r")]) == 2
     assert "expected key=value" in capsys.readouterr().err
     assert cli.main(["run", str(path), "--set", "model.depth=3", "--out", str(tmp_path / "r")]) == 2
-    assert "unknown section 'model'" in capsys.readouterr().err
+    assert "model: unknown setting; allowed: name, description" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
-def test_cli_list_shows_the_experiments(capsys):
+def test_cli_list_shows_the_experiments_and_their_kinds(capsys):
     assert cli.main(["list"]) == 0
-    listed = capsys.readouterr().out
+    listed = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
     for name in ("digits_curriculum", "mnist_curriculum", "cifar10_noise", "mnist_noise",
                  "cifar10_curriculum"):
-        assert name in listed
+        assert listed[name] == "classifier_curriculum"
+    assert listed["fourrooms_sac"] == "discrete_sac" and listed["ppo_sanity"] == "ppo"
+    assert listed["spg_nm"] == "tabular_pg"
+
+
+def test_every_shipped_experiment_file_validates():
+    from jaxcurr.experiment import experiment_dirs, load_experiment
+
+    files = sorted(p for d in experiment_dirs() for p in d.glob("*.toml"))
+    assert len(files) >= 8
+    parts = {p.stem: len(load_experiment(p).parts) for p in files}
+    assert parts["spg_nm"] == 24 and parts["ppo_sanity"] == 4 and parts["fourrooms_sac"] == 1

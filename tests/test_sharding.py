@@ -20,10 +20,11 @@ SCRIPT = textwrap.dedent("""
     values = tomllib.loads(open(sys.argv[1]).read())
     config = config_from_dict(values)
     data = prepare_data(load_dataset(config.data), config)
-    result = runner.run(config, data, progress=False)
+    from jaxcurr.kinds import get_kind
+    result = runner.run(get_kind("classifier_curriculum"), config, data, progress=False)
     np.savez(sys.argv[2], devices=len(jax.devices()), **result.metrics)
     try:
-        runner.seed_shardings(config.run.seeds + 1)
+        runner.run_shardings(config.run.seeds + 1)
     except ConfigError as err:
         print("ERROR", err)
 """)
@@ -54,7 +55,7 @@ def test_four_devices_give_the_single_device_metrics(tiny_config, tmp_path):
         np.testing.assert_allclose(four[name], value, rtol=2e-6, atol=1e-6, err_msg=name)
     for name in ("uniform/group_share", "curiosity/group_share"):
         np.testing.assert_array_equal(four[name], one[name])
-    assert "run.seeds: got 5; allowed: a multiple of the 4 visible devices" in printed
+    assert "run.seeds: 5 runs (points x seeds); allowed: a multiple of the 4 visible" in printed
 
 
 def _free_port() -> int:

@@ -11,6 +11,8 @@ REINFORCE step on the rewards.
 ``make_train(config) -> train(key, data)`` runs a whole run for one seed in ``lax.scan``;
 vmap it over seeds: ``jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, data)``. The data is
 an argument, not a closure, so that the images are not baked into the compiled program.
+:func:`make_engine` gives the same run as the :class:`~jaxcurr.kinds.base.Engine` of the
+``classifier_curriculum`` kind; swept hyperparameters (``config.sweep``) come in its ``point``.
 Metrics are reduced inside the scan every ``run.log_every`` steps, so memory does not grow
 with the number of steps beyond the logged metrics.
 """
@@ -28,6 +30,7 @@ import optax
 from jaxcurr import signals as signals_lib
 from jaxcurr.config import Config
 from jaxcurr.data import Dataset, Groups, expected_group_loss, label_within_group, make_groups
+from jaxcurr.kinds.base import Engine, hyperparameter
 from jaxcurr.students.classifier import MLPClassifier, per_sample_cross_entropy
 from jaxcurr.teachers import Teacher, reinforce_teacher, uniform_teacher
 
@@ -106,48 +109,64 @@ def _segment_mean(values: jax.Array, segments: jax.Array, num: int) -> jax.Array
     return total / jnp.maximum(count, 1)
 
 
-class Engine(NamedTuple):
-    """Pure functions of one seed's run; ``run(state, data, num_windows)`` needs a static
-    ``num_windows`` (bind it with functools.partial before jit)."""
+class Parts(NamedTuple):
+    """The student's optimizer, each method's teacher and signal at one sweep point."""
 
-    init: Any
-    run: Any
-    num_windows: int
+    optimizer: optax.GradientTransformation
+    teachers: dict[str, Teacher]
+    signals: dict[str, signals_lib.Signal]
 
 
 def make_engine(config: Config) -> Engine:
-    """Build the init and windowed-run functions of a classifier curriculum run."""
+    """Build the init and windowed-run functions of a classifier curriculum run.
+
+    ``init(key, data, point)`` and ``run(state, data, point, num_windows)``; ``point`` may
+    carry swept values of ``student.learning_rate``, ``teacher.learning_rate``,
+    ``teacher.entropy_coef``, ``teacher.baseline_decay`` and ``signal.eps``
+    (:func:`jaxcurr.kinds.base.hyperparameter`); ``{}`` runs the config as it is.
+    """
     run_cfg, data_cfg, teacher_cfg = config.run, config.data, config.teacher
     num_groups = len(data_cfg.groups)
     batch, log_every = run_cfg.batch_size, run_cfg.log_every
     student = MLPClassifier(tuple(config.student.hidden), data_cfg.num_classes)
-    optimizer = optax.adam(config.student.learning_rate, b1=config.student.b1,
-                           b2=config.student.b2, eps=config.student.eps)
     obs = jnp.ones((1,), jnp.float32)  # the teacher's observation: the episode's first step
 
-    def teacher_for(method: str) -> Teacher:
-        if method == "uniform":
-            return uniform_teacher(config.num_tasks)
-        return reinforce_teacher(config.num_tasks, teacher_cfg.hidden, teacher_cfg.learning_rate,
-                                 teacher_cfg.entropy_coef, teacher_cfg.baseline,
-                                 teacher_cfg.baseline_decay, teacher_cfg.normalize_advantages)
+    def parts(point: dict) -> Parts:
+        def hp(key, default):
+            return hyperparameter(point, key, default)
 
-    def signal_for(method: str) -> signals_lib.Signal:
-        name = METHOD_SIGNAL[method]
-        if name == "momentum_correlation":
-            s = config.signal
-            return signals_lib.momentum_correlation(s.denominator, s.eps, s.bias_correction,
-                                                    config.student.b1, config.student.b2)
-        return signals_lib.SIGNALS[name]()
+        optimizer = optax.adam(hp("student.learning_rate", config.student.learning_rate),
+                               b1=config.student.b1, b2=config.student.b2,
+                               eps=config.student.eps)
 
-    teachers = {m: teacher_for(m) for m in run_cfg.methods}
-    signals = {m: signal_for(m) for m in run_cfg.methods}
+        def teacher_for(method: str) -> Teacher:
+            if method == "uniform":
+                return uniform_teacher(config.num_tasks)
+            return reinforce_teacher(
+                config.num_tasks, teacher_cfg.hidden,
+                hp("teacher.learning_rate", teacher_cfg.learning_rate),
+                hp("teacher.entropy_coef", teacher_cfg.entropy_coef), teacher_cfg.baseline,
+                hp("teacher.baseline_decay", teacher_cfg.baseline_decay),
+                teacher_cfg.normalize_advantages)
+
+        def signal_for(method: str) -> signals_lib.Signal:
+            name = METHOD_SIGNAL[method]
+            if name == "momentum_correlation":
+                s = config.signal
+                return signals_lib.momentum_correlation(
+                    s.denominator, hp("signal.eps", s.eps), s.bias_correction,
+                    config.student.b1, config.student.b2)
+            return signals_lib.SIGNALS[name]()
+
+        return Parts(optimizer, {m: teacher_for(m) for m in run_cfg.methods},
+                     {m: signal_for(m) for m in run_cfg.methods})
 
     def loss_fn(params, sample_batch):
         x, y = sample_batch
         return per_sample_cross_entropy(student.apply(params, x), y)
 
-    def init(key: jax.Array, data: TaskData) -> TrainState:
+    def init(key: jax.Array, data: TaskData, point: dict | None = None) -> TrainState:
+        optimizer, teachers, _ = parts(point or {})
         k_student, k_teacher, k_labels, k_run = jax.random.split(key, 4)
         params = student.init(k_student, data.x_train[:1])
         if data_cfg.label_mode == "curriculum":
@@ -160,8 +179,8 @@ def make_engine(config: Config) -> Engine:
             for i, m in enumerate(run_cfg.methods)}
         return TrainState(labels, methods)
 
-    def step(method, labels, data, state: MethodState, _):
-        teacher, signal = teachers[method], signals[method]
+    def step(method, labels, data, p: Parts, state: MethodState, _):
+        optimizer, teacher, signal = p.optimizer, p.teachers[method], p.signals[method]
         key, k_act, k_draw = jax.random.split(state.key, 3)
         tasks = teacher.act(state.teacher_state, obs, k_act, batch)
         sample_batch = draw_batch(k_draw, tasks, labels, data, data_cfg.label_mode)
@@ -177,7 +196,7 @@ def make_engine(config: Config) -> Engine:
         counts = jax.ops.segment_sum(jnp.ones(batch), data.task_group[tasks], num_groups)
         return new, (counts, jnp.mean(rewards), loss)
 
-    def evaluate(method, labels, data, state: MethodState, window_stats):
+    def evaluate(method, labels, data, p: Parts, state: MethodState, window_stats):
         counts, rewards, losses = window_stats
         params = state.student_params
         eval_x = data.x_train[data.eval_index]
@@ -190,7 +209,7 @@ def make_engine(config: Config) -> Engine:
         eval_group = data.groups.group_of_class[eval_true]
         predicted = jnp.argmax(student.apply(params, data.x_test), -1)
         group_of = data.groups.group_of_class
-        probs = teachers[method].probs(state.teacher_state, obs)
+        probs = p.teachers[method].probs(state.teacher_state, obs)
         share = jnp.sum(counts, 0)
         return {
             "group_loss": _segment_mean(eval_losses, eval_group, num_groups),
@@ -203,29 +222,37 @@ def make_engine(config: Config) -> Engine:
             "test_group_accuracy": jnp.mean(group_of[predicted] == group_of[data.y_test]),
         }
 
-    def window(data, state: TrainState, _):
+    def window(data, p: Parts, state: TrainState, _):
         methods, metrics = {}, {}
         for m in run_cfg.methods:
-            method_step = functools.partial(step, m, state.labels, data)
+            method_step = functools.partial(step, m, state.labels, data, p)
             new, stats = jax.lax.scan(method_step, state.methods[m], None, length=log_every)
             methods[m] = new
-            metrics[m] = evaluate(m, state.labels, data, new, stats)
+            for name, value in evaluate(m, state.labels, data, p, new, stats).items():
+                metrics[f"{m}/{name}"] = value
         return TrainState(state.labels, methods), metrics
 
-    def run(state: TrainState, data: TaskData, num_windows: int):
-        return jax.lax.scan(functools.partial(window, data), state, None, length=num_windows)
+    def run(state: TrainState, data: TaskData, point: dict | None = None, *,
+            num_windows: int):
+        window_fn = functools.partial(window, data, parts(point or {}))
+        return jax.lax.scan(window_fn, state, None, length=num_windows)
 
-    return Engine(init, run, run_cfg.steps // log_every)
+    return Engine(init, run, run_cfg.steps // log_every, steps_per_window=log_every,
+                  unit="step")
 
 
 def make_train(config: Config):
-    """``train(key, data) -> metrics``: a whole run for one seed; metrics per method, each
-    with a leading axis of ``run.steps / run.log_every`` logged windows."""
+    """``train(key, data) -> metrics``: a whole run for one seed; ``metrics[method][name]``,
+    each with a leading axis of ``run.steps / run.log_every`` logged windows."""
     engine = make_engine(config)
 
     def train(key: jax.Array, data: TaskData):
         state = engine.init(key, data)
-        _, metrics = engine.run(state, data, engine.num_windows)
-        return metrics
+        _, metrics = engine.run(state, data, num_windows=engine.num_windows)
+        nested: dict[str, dict[str, jax.Array]] = {}
+        for name, value in metrics.items():
+            method, metric = name.split("/", 1)
+            nested.setdefault(method, {})[metric] = value
+        return nested
 
     return train

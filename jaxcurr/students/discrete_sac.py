@@ -2,23 +2,16 @@
 
 The agent of Nilabh & Sinha Choudhury ("Efficiently Managing Exploration and Gradient
 Stability in Deep Policy Gradient Methods", Discrete SAC part, Table 1) on any gymnax
-environment with discrete actions. With ``pi = softmax(actor(s))`` and twin critics
-``Q_1, Q_2 : S -> R^|A|`` with Polyak-averaged targets ``Q'_i``:
+environment with discrete actions. This module holds the settings (:class:`SACConfig`) and the
+training loop; the parts live beside it and are re-exported here:
 
-* soft target:
-  ``y = r + gamma (1 - terminated) sum_a pi(a|s') [min_i Q'_i(s', a) - alpha log pi(a|s')]``
-* critic loss: ``E [ sum_i 1/2 (Q_i(s, a) - y)^2 ]``
-* actor loss: ``E_s sum_a pi(a|s) [alpha_ent log pi(a|s) - min_i Q_i(s, a)]`` with
-  ``alpha_ent = alpha`` or, with GrAdE on, ``alpha * r`` (``r`` from the actor's gradients)
-* temperature loss (paper eq. 5): ``E_s sum_a pi(a|s) [-alpha (log pi(a|s) + H_target)]``,
-  ``H_target = c log|A|``, minimised over ``log alpha`` with Adam
-* targets: ``Q'_i <- tau Q_i + (1 - tau) Q'_i`` after every update.
+* :mod:`jaxcurr.students.sac_learner`: the losses (soft target, critic, actor, temperature),
+  the Polyak update and one gradient update of actor, twin critics and temperature;
+* :mod:`jaxcurr.students.rl_networks`: the DDPG-initialised :class:`MLP` and :class:`TwinQ`;
+* :mod:`jaxcurr.students.rl_evaluation`: greedy evaluation (:class:`Evaluator`).
 
-Actor and critics train with :func:`jaxcurr.students.rl_variants.network_optimizer` (GrAdE
-statistics, switchable Grokfast-EMA, Adam), so the four variants of the paper are one
-vmappable :class:`~jaxcurr.students.rl_variants.Variant` of scalars. Transitions go to a
-flashbax item buffer on the device; bootstrapping is cut only on ``terminated`` (gymnax 1.x
-returns it apart from ``truncated``), never on the time limit.
+Transitions go to a flashbax item buffer on the device; bootstrapping is cut only on
+``terminated`` (gymnax 1.x returns it apart from ``truncated``), never on the time limit.
 
 :func:`make_train` returns ``train(key, variant)``; :func:`make_sac` exposes its parts
 (``init``, ``run_chunk``, ``metrics``) for long runs driven chunk by chunk from Python.
@@ -34,20 +27,40 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import flashbax as fbx
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxcurr.config import ConfigError, is_int, is_number, require
-from jaxcurr.students.rl_variants import (
-    Variant,
-    entropy_coefficient,
-    gradient_magnitude,
-    network_optimizer,
+from jaxcurr.students.rl_evaluation import (
+    Evaluator,
+    monte_carlo_greedy_evaluator,
+    tabular_greedy_evaluator,
+)
+from jaxcurr.students.rl_networks import MLP, LogitsFn, TwinQ
+from jaxcurr.students.rl_variants import Variant
+from jaxcurr.students.sac_learner import (
+    Learner,
+    LearnerFns,
+    Transition,
+    UpdateInfo,
+    actor_loss,
+    critic_loss,
+    make_learner,
+    polyak_update,
+    soft_target,
+    temperature_loss,
 )
 
-LogitsFn = Callable[[Any, jax.Array], jax.Array]
+__all__ = [
+    # this module: settings and training loop
+    "EPISODE_METRICS", "SAC", "EpisodeSums", "SACConfig", "TrainState", "make_sac",
+    "make_train",
+    # re-exported from rl_networks, sac_learner and rl_evaluation
+    "MLP", "LogitsFn", "TwinQ",
+    "Learner", "LearnerFns", "Transition", "UpdateInfo", "actor_loss", "critic_loss",
+    "make_learner", "polyak_update", "soft_target", "temperature_loss",
+    "Evaluator", "monte_carlo_greedy_evaluator", "tabular_greedy_evaluator",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,301 +142,6 @@ class SACConfig:
     @property
     def num_evaluations(self) -> int:
         return self.num_episodes // self.eval_every
-
-
-# --------------------------------------------------------------------------------------------
-# Networks
-
-
-def _uniform(bound: float):
-    def init(key, shape, dtype=jnp.float32):
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
-
-
-class MLP(nn.Module):
-    """``Dense(hidden) -> ReLU -> Dense(outputs)`` with DDPG's initialisation.
-
-    Lillicrap et al. 2016 (DDPG): weights and biases of a hidden layer ~ ``U(+-1/sqrt(f))``
-    with ``f`` the layer's fan-in; the output layer ~ ``U(+-3e-3)``, so the initial policy is
-    near uniform and the initial Q-values near zero.
-
-    With ``one_hot_inputs`` the inputs must be one-hot vectors, and the first layer's product
-    ``x @ W`` is computed as the row ``W[argmax x]``: the same function with the same
-    parameters (and gradients), without the ``|x|``-fold multiply by zeros.
-    """
-
-    outputs: int
-    hidden: int = 256
-    one_hot_inputs: bool = False
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        bound = 1.0 / math.sqrt(x.shape[-1])
-        kernel = self.param("hidden_kernel", _uniform(bound), (x.shape[-1], self.hidden))
-        bias = self.param("hidden_bias", _uniform(bound), (self.hidden,))
-        if self.one_hot_inputs:
-            h = jnp.take(kernel, jnp.argmax(x, axis=-1), axis=0)
-        else:
-            h = x @ kernel
-        h = nn.relu(h + bias)
-        return nn.Dense(self.outputs, kernel_init=_uniform(3e-3), bias_init=_uniform(3e-3),
-                        name="out")(h)
-
-
-class TwinQ(nn.Module):
-    """Two independent critics; returns ``[2, ..., |A|]`` action values."""
-
-    num_actions: int
-    hidden: int = 256
-    one_hot_inputs: bool = False
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        q1 = MLP(self.num_actions, self.hidden, self.one_hot_inputs, name="q1")(x)
-        q2 = MLP(self.num_actions, self.hidden, self.one_hot_inputs, name="q2")(x)
-        return jnp.stack([q1, q2])
-
-
-# --------------------------------------------------------------------------------------------
-# Losses (plain array functions; the update below wires the networks into them)
-
-
-def soft_target(reward, terminated, next_probs, next_log_probs, next_q_min, alpha, gamma):
-    """Soft TD target (Christodoulou 2019, eqs. 1-3).
-
-    ``y = r + gamma (1 - terminated) sum_a pi(a|s') [min_i Q'_i(s', a) - alpha log pi(a|s')]``
-    """
-    next_value = jnp.sum(next_probs * (next_q_min - alpha * next_log_probs), axis=-1)
-    return reward + gamma * (1.0 - terminated) * next_value
-
-
-def critic_loss(q_taken: jax.Array, target: jax.Array) -> jax.Array:
-    """``mean_batch sum_i 1/2 (Q_i(s, a) - y)^2``; ``q_taken`` is ``[2, B]``."""
-    return jnp.mean(jnp.sum(0.5 * jnp.square(q_taken - target), axis=0))
-
-
-def actor_loss(probs, log_probs, q_min, alpha_ent) -> jax.Array:
-    """``mean_batch sum_a pi(a|s) [alpha_ent log pi(a|s) - min_i Q_i(s, a)]``."""
-    return jnp.mean(jnp.sum(probs * (alpha_ent * log_probs - q_min), axis=-1))
-
-
-def temperature_loss(log_alpha, probs, log_probs, target_entropy) -> jax.Array:
-    """``mean_batch sum_a pi(a|s) [-alpha (log pi(a|s) + H_target)]``, ``alpha = exp(log_alpha)``.
-
-    Its gradient in ``log alpha`` is ``-alpha (H_target - H(pi))``: alpha grows while the
-    policy's entropy is below the target.
-    """
-    return jnp.mean(jnp.sum(probs * (-jnp.exp(log_alpha) * (log_probs + target_entropy)), -1))
-
-
-def polyak_update(online: Any, target: Any, tau: Any) -> Any:
-    """``target <- tau * online + (1 - tau) * target``, leaf by leaf."""
-    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
-
-
-# --------------------------------------------------------------------------------------------
-# Learner: parameters, optimiser states and one gradient update
-
-
-class Transition(NamedTuple):
-    """One replay item; ``next_obs`` is the true next observation (before any auto-reset)."""
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    terminated: jax.Array
-    next_obs: jax.Array
-
-
-class Learner(NamedTuple):
-    """Parameters (Flax variable dicts), ``log alpha`` and the three optimiser states."""
-
-    actor: Any
-    critic: Any
-    target_critic: Any
-    log_alpha: jax.Array
-    actor_opt: Any
-    critic_opt: Any
-    alpha_opt: Any
-
-
-class UpdateInfo(NamedTuple):
-    """Scalars of one update (gradient magnitudes: sum of per-tensor L2 norms, raw grads)."""
-
-    critic_loss: jax.Array
-    actor_loss: jax.Array
-    alpha: jax.Array
-    actor_entropy_coef: jax.Array
-    entropy: jax.Array
-    actor_grad_magnitude: jax.Array
-    critic_grad_magnitude: jax.Array
-
-
-class LearnerFns(NamedTuple):
-    """``init``, ``update`` and the actor's ``logits(params, obs)`` from :func:`make_learner`."""
-
-    init: Callable[[jax.Array, jax.Array, Variant], Learner]
-    update: Callable[[Learner, Transition, Variant], tuple[Learner, UpdateInfo]]
-    logits: LogitsFn
-
-
-def make_learner(config: SACConfig, num_actions: int) -> LearnerFns:
-    """Networks, optimisers and the SAC update for ``num_actions`` discrete actions.
-
-    ``init(key, example_obs, variant)`` builds a :class:`Learner`; ``update(learner, batch,
-    variant)`` does one critic, actor and temperature step on a batch of
-    :class:`Transition` and the Polyak update, in that order (the actor sees the updated
-    critics, the temperature the actor's pre-update policy).
-    """
-    actor_net = MLP(num_actions, config.hidden, config.one_hot_observations)
-    critic_net = TwinQ(num_actions, config.hidden, config.one_hot_observations)
-    target_entropy = config.target_entropy_scale * math.log(num_actions)
-
-    def make_optimizer(variant: Variant) -> optax.GradientTransformation:
-        return network_optimizer(config.learning_rate, variant.grokfast,
-                                 grokfast_alpha=config.grokfast_alpha,
-                                 grokfast_lamb=config.grokfast_lamb,
-                                 grade_beta=config.grade_beta)
-
-    alpha_tx = optax.adam(config.learning_rate)
-
-    def init(key: jax.Array, example_obs: jax.Array, variant: Variant) -> Learner:
-        k_actor, k_critic = jax.random.split(key)
-        actor = actor_net.init(k_actor, example_obs)
-        critic = critic_net.init(k_critic, example_obs)
-        log_alpha = jnp.asarray(math.log(config.initial_alpha), jnp.float32)
-        tx = make_optimizer(variant)
-        return Learner(actor=actor, critic=critic, target_critic=critic, log_alpha=log_alpha,
-                       actor_opt=tx.init(actor), critic_opt=tx.init(critic),
-                       alpha_opt=alpha_tx.init(log_alpha))
-
-    def update(learner: Learner, batch: Transition, variant: Variant
-               ) -> tuple[Learner, UpdateInfo]:
-        tx = make_optimizer(variant)
-        alpha = jnp.exp(learner.log_alpha)
-
-        next_logits = actor_net.apply(learner.actor, batch.next_obs)
-        next_q_min = jnp.min(critic_net.apply(learner.target_critic, batch.next_obs), axis=0)
-        y = soft_target(batch.reward, batch.terminated, jax.nn.softmax(next_logits),
-                        jax.nn.log_softmax(next_logits), next_q_min, alpha, config.gamma)
-        y = jax.lax.stop_gradient(y)
-
-        def critic_objective(params):
-            q = critic_net.apply(params, batch.obs)  # [2, B, A]
-            q_taken = jnp.take_along_axis(q, batch.action[None, :, None], axis=-1)[..., 0]
-            return critic_loss(q_taken, y)
-
-        c_loss, c_grads = jax.value_and_grad(critic_objective)(learner.critic)
-        c_updates, critic_opt = tx.update(c_grads, learner.critic_opt, learner.critic)
-        critic = optax.apply_updates(learner.critic, c_updates)
-
-        q_min = jax.lax.stop_gradient(jnp.min(critic_net.apply(critic, batch.obs), axis=0))
-        alpha_ent = entropy_coefficient(learner.actor_opt, alpha, variant.grade)
-
-        def actor_objective(params):
-            logits = actor_net.apply(params, batch.obs)
-            probs, log_probs = jax.nn.softmax(logits), jax.nn.log_softmax(logits)
-            return actor_loss(probs, log_probs, q_min, alpha_ent), (probs, log_probs)
-
-        (a_loss, (probs, log_probs)), a_grads = jax.value_and_grad(
-            actor_objective, has_aux=True)(learner.actor)
-        a_updates, actor_opt = tx.update(a_grads, learner.actor_opt, learner.actor)
-        actor = optax.apply_updates(learner.actor, a_updates)
-
-        probs, log_probs = jax.lax.stop_gradient((probs, log_probs))
-        t_grad = jax.grad(temperature_loss)(learner.log_alpha, probs, log_probs, target_entropy)
-        t_updates, alpha_opt = alpha_tx.update(t_grad, learner.alpha_opt, learner.log_alpha)
-        log_alpha = optax.apply_updates(learner.log_alpha, t_updates)
-
-        new = Learner(actor=actor, critic=critic,
-                      target_critic=polyak_update(critic, learner.target_critic, config.tau),
-                      log_alpha=log_alpha, actor_opt=actor_opt, critic_opt=critic_opt,
-                      alpha_opt=alpha_opt)
-        info = UpdateInfo(
-            critic_loss=c_loss, actor_loss=a_loss, alpha=alpha, actor_entropy_coef=alpha_ent,
-            entropy=jnp.mean(-jnp.sum(probs * log_probs, axis=-1)),
-            actor_grad_magnitude=gradient_magnitude(actor_opt),
-            critic_grad_magnitude=gradient_magnitude(critic_opt))
-        return new, info
-
-    return LearnerFns(init=init, update=update, logits=actor_net.apply)
-
-
-# --------------------------------------------------------------------------------------------
-# Greedy evaluation
-
-
-class Evaluator(NamedTuple):
-    """Greedy (argmax) evaluation in two parts, so training stays cheap.
-
-    ``snapshot(logits_fn, actor_params, key)`` runs inside training after every
-    ``eval_every``-th episode and returns a small pytree that is stored per evaluation;
-    ``score(logits_fn, snapshot, key)`` turns a stored snapshot into the greedy policy's
-    discounted return after training (:func:`make_sac`'s ``metrics``).
-    """
-
-    snapshot: Callable[[LogitsFn, Any, jax.Array], Any]
-    score: Callable[[LogitsFn, Any, jax.Array], jax.Array]
-
-
-def tabular_greedy_evaluator(observations: jax.Array, num_actions: int,
-                             policy_return: Callable[[jax.Array], jax.Array]) -> Evaluator:
-    """Exact evaluation on a finite state set.
-
-    The snapshot is the greedy action at every observation in ``observations`` (``[S, ...]``);
-    the score is ``policy_return(one_hot(actions))``, e.g. Four Rooms'
-    ``policy_discounted_return(params, policy, gamma)`` over ``env.all_observations``.
-    """
-    observations = jnp.asarray(observations, jnp.float32).reshape(len(observations), -1)
-
-    def snapshot(logits_fn, actor_params, key):
-        del key
-        return jnp.argmax(logits_fn(actor_params, observations), axis=-1).astype(jnp.int32)
-
-    def score(logits_fn, actions, key):
-        del logits_fn, key
-        return policy_return(jax.nn.one_hot(actions, num_actions, dtype=jnp.float32))
-
-    return Evaluator(snapshot=snapshot, score=score)
-
-
-def monte_carlo_greedy_evaluator(env: Any, env_params: Any, gamma: float, episodes: int = 10,
-                                 max_steps: int | None = None) -> Evaluator:
-    """Mean discounted return of ``episodes`` greedy rollouts (any gymnax env).
-
-    The snapshot is a copy of the actor's parameters; each rollout runs until its first
-    ``terminated`` or ``truncated`` (at most ``max_steps``, default the env's
-    ``max_steps_in_episode``).
-    """
-    horizon = int(max_steps or env_params.max_steps_in_episode)
-
-    def snapshot(logits_fn, actor_params, key):
-        del logits_fn, key
-        return actor_params
-
-    def rollout(logits_fn, actor_params, key):
-        k_reset, k_steps = jax.random.split(key)
-        obs, state = env.reset(k_reset, env_params)
-
-        def body(carry, k):
-            obs, state, ret, discount, alive = carry
-            action = jnp.argmax(logits_fn(actor_params, obs.reshape(-1).astype(jnp.float32)))
-            obs, state, reward, terminated, truncated, _ = env.step(k, state, action, env_params)
-            ret = ret + alive * discount * reward
-            alive = alive * (1.0 - jnp.logical_or(terminated, truncated).astype(jnp.float32))
-            return (obs, state, ret, discount * gamma, alive), None
-
-        init = (obs, state, jnp.zeros([]), jnp.ones([]), jnp.ones([]))
-        (_, _, ret, _, _), _ = jax.lax.scan(body, init, jax.random.split(k_steps, horizon))
-        return ret
-
-    def score(logits_fn, actor_params, key):
-        keys = jax.random.split(key, episodes)
-        return jnp.mean(jax.vmap(lambda k: rollout(logits_fn, actor_params, k))(keys))
-
-    return Evaluator(snapshot=snapshot, score=score)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Policy Gradient Methods", PPO section and hyperparameter table): separate actor 
 Monte-Carlo returns ``G_t = r_t + gamma G_{t+1}`` (gamma 0.99) normalised over the episode, the
 critic regressed on the normalised returns, advantage ``A_t = G~_t - V(s_t)`` normalised again,
 PPO-Clip with eps 0.2, entropy bonus 0.01 (GrAdE: ``kappa r`` with kappa 0.02). The clip is the
-textbook one (:func:`~jaxcurr.students.ppo.clipped_objective`); the authors' code applied it
+textbook one (:func:`~jaxcurr.students.ppo_losses.clipped_objective`); the authors' code applied it
 wrongly (NOTES section 3).
 
 One episode is a fixed-length ``lax.scan`` over the environment's step limit; steps after the
@@ -25,17 +25,19 @@ import jax
 import jax.numpy as jnp
 
 from jaxcurr.config import ConfigError, require_positive_int
-from jaxcurr.students.ppo import (
+from jaxcurr.students.ppo_common import (
     Batch,
     CommonConfig,
+    Program,
     entropy_weight,
     init_agent,
     make_learner,
-    normalize,
+    program_train,
     sample_action,
     update_agent,
     update_metrics,
 )
+from jaxcurr.students.ppo_losses import normalize
 from jaxcurr.students.rl_variants import Variant
 
 
@@ -70,24 +72,28 @@ def normalized_returns(rewards: jax.Array, mask: jax.Array, gamma: Any) -> jax.A
     return normalize(returns, mask)
 
 
-def make_train(config: EpisodicPPOConfig, env: Any, env_params: Any) -> Callable:
-    """``train(key, variant) -> (agent, metrics)`` for the paper's episodic PPO.
+def make_program(config: EpisodicPPOConfig, env: Any, env_params: Any) -> Program:
+    """The paper's episodic PPO as ``init(key, variant)`` / ``update((agent, key), variant)``.
 
-    ``metrics`` holds one entry per episode: ``episode_return`` (undiscounted), ``episodes``
-    (always 1), ``episode_length``, and the mean over the epochs of ``actor_loss``,
-    ``critic_loss``, ``entropy``, ``entropy_coef``, ``actor_grad_magnitude``,
-    ``critic_grad_magnitude``.
+    One update collects one episode (up to ``max_steps_in_episode`` steps, masked after its
+    end) and trains ``update_epochs`` full-batch epochs on it. Its metrics:
+    ``episode_return`` (undiscounted), ``episodes`` (always 1), ``episode_length``, and the
+    mean over the epochs of ``actor_loss``, ``critic_loss``, ``entropy``, ``entropy_coef``,
+    ``actor_grad_magnitude``, ``critic_grad_magnitude``.
     """
     if not isinstance(config, EpisodicPPOConfig):
         raise ConfigError(f"config: got {type(config).__name__}; allowed: an EpisodicPPOConfig")
     num_actions = env.action_space(env_params).n
     horizon = int(env_params.max_steps_in_episode)
 
-    def train(key: jax.Array, variant: Variant):
-        learner = make_learner(config, num_actions, variant)
+    def init(key: jax.Array, variant: Variant):
         key, key_init, key_obs = jax.random.split(key, 3)
         example_obs, _ = env.reset(key_obs, env_params)
-        agent = init_agent(key_init, config, learner, num_actions, example_obs)
+        learner = make_learner(config, num_actions, variant)
+        return init_agent(key_init, config, learner, num_actions, example_obs), key
+
+    def update(carry, variant: Variant):
+        learner = make_learner(config, num_actions, variant)
 
         def collect(actor_params, key):
             key_reset, key_steps = jax.random.split(key)
@@ -113,20 +119,22 @@ def make_train(config: EpisodicPPOConfig, env: Any, env_params: Any) -> Callable
                                        config.value_clip)
             return agent, {**info, **update_metrics(agent, coef)}
 
-        def episode(carry, _):
-            agent, key = carry
-            key, key_episode = jax.random.split(key)
-            obs, action, log_prob, reward, mask = collect(agent.actor_params, key_episode)
-            target = normalized_returns(reward, mask, config.gamma)
-            value = learner.value(agent.critic_params, obs)
-            batch = Batch(obs, action, log_prob, value, target - value, target, mask)
-            agent, info = jax.lax.scan(lambda a, _: epoch(a, batch), agent, None,
-                                       config.update_epochs)
-            metrics = {"episode_return": jnp.sum(reward * mask), "episodes": jnp.array(1),
-                       "episode_length": jnp.sum(mask), **jax.tree.map(jnp.mean, info)}
-            return (agent, key), metrics
+        agent, key = carry
+        key, key_episode = jax.random.split(key)
+        obs, action, log_prob, reward, mask = collect(agent.actor_params, key_episode)
+        target = normalized_returns(reward, mask, config.gamma)
+        value = learner.value(agent.critic_params, obs)
+        batch = Batch(obs, action, log_prob, value, target - value, target, mask)
+        agent, info = jax.lax.scan(lambda a, _: epoch(a, batch), agent, None,
+                                   config.update_epochs)
+        metrics = {"episode_return": jnp.sum(reward * mask), "episodes": jnp.array(1),
+                   "episode_length": jnp.sum(mask), **jax.tree.map(jnp.mean, info)}
+        return (agent, key), metrics
 
-        (agent, _), metrics = jax.lax.scan(episode, (agent, key), None, config.num_episodes)
-        return agent, metrics
+    return Program(init, update, config.num_episodes, lambda carry: carry[0])
 
-    return train
+
+def make_train(config: EpisodicPPOConfig, env: Any, env_params: Any) -> Callable:
+    """``train(key, variant) -> (agent, metrics)``: :func:`make_program`'s episodes in one
+    ``lax.scan``; ``metrics`` has one entry per episode."""
+    return program_train(make_program(config, env, env_params))

@@ -1,0 +1,165 @@
+"""One run of any kind from the command line: run directory, sinks, results, figures.
+
+:func:`run_part` drives :func:`jaxcurr.runner.run` for one config and writes the run directory
+(:mod:`jaxcurr.run_dir`): ``config.toml`` first, then at every checkpoint ``metrics.npz`` and the
+sinks' files, and at the end ``summary.json`` and ``figures/``. :func:`plot_dir` redraws the
+summary and figures of any run directory from what it holds, finished or not.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jaxcurr import run_dir as rd
+from jaxcurr.kinds import Kind, get_kind
+from jaxcurr.runner import NonFiniteError, Observer, RunResult
+
+
+def _as_run_metrics(result: RunResult) -> rd.RunMetrics:
+    out = rd.RunMetrics(result.metrics)
+    out.final, out.step, out.points = result.final, result.steps, result.points.labels
+    out.variant, out.sweep = result.points.variant, result.points.sweep
+    return out
+
+
+def save_results(out: Path, result: RunResult) -> None:
+    rd.save_metrics(out, result.metrics, result.final, result.steps, result.points.labels,
+                    result.points.variant, result.points.sweep)
+
+
+def summary_of(kind: Kind, config: Any, metrics: rd.RunMetrics, extra: dict) -> dict:
+    summary = kind.summarize(config, metrics, metrics.points)
+    counts = rd.nonfinite_counts(dict(metrics), metrics.points)
+    windows = int(metrics.step.shape[0])
+    return {"kind": kind.name, "point_labels": metrics.points, "windows_done": windows,
+            **({"nonfinite_windows": counts} if counts else {}), **extra, **summary}
+
+
+class _Writer(Observer):
+    """Writes sink lines after every chunk and partial results at every checkpoint."""
+
+    def __init__(self, out: Path, kind: Kind, config: Any):
+        self.out, self.kind, self.config, self.sinks = out, kind, config, None
+
+    def start(self, start_window: int, steps: np.ndarray) -> None:
+        from jaxcurr.sinks import open_sinks
+
+        self.steps = steps
+        self.sinks = open_sinks(self.out, ("jsonl", *self.config.run.sinks), self.config.name,
+                                self.kind.to_dict(self.config), start_window,
+                                int(steps[start_window - 1]) if start_window else 0)
+
+    def chunk(self, first_window: int, metrics: dict[str, np.ndarray]) -> None:
+        labels = None
+        for w in range(next(iter(metrics.values())).shape[2]):
+            scalars = {}
+            for name, values in metrics.items():
+                with warnings.catch_warnings():  # an all-NaN window stays NaN (null)
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    per_point = np.nanmean(values[:, :, w].reshape(values.shape[0],
+                                                                   values.shape[1], -1), axis=1)
+                labels = labels or self.points
+                for p, row in enumerate(per_point):
+                    prefix = f"{labels[p]}/" if len(labels) > 1 else ""
+                    for i, value in enumerate(row):
+                        suffix = f"/{i}" if row.size > 1 else ""
+                        scalars[f"{prefix}{name}{suffix}"] = float(value)
+            self.sinks.write(first_window + w, int(self.steps[first_window + w]), scalars)
+        self.sinks.flush()
+
+    def checkpoint(self, result: RunResult) -> None:
+        save_results(self.out, result)
+
+    def close(self) -> None:
+        if self.sinks is not None:
+            self.sinks.close()
+
+
+def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer: bool,
+             progress: bool, resume_hint: str) -> int:
+    """Run (or resume) one config into ``out``; returns the process exit code."""
+    from jax.experimental import multihost_utils
+
+    from jaxcurr import runner
+    from jaxcurr.cli import MARKER
+
+    if resume and (out / "summary.json").is_file():
+        import json
+
+        if json.loads((out / "summary.json").read_text()).get("finished"):
+            print(f"{out}: finished already")
+            return 0
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("run\n")
+        rd.save_config_dict(out, kind.to_dict(config))
+    multihost_utils.sync_global_devices("jaxcurr run directory ready")
+    observer = _Writer(out, kind, config) if writer else Observer()
+    if writer:
+        observer.points = runner.make_points(kind, config).labels
+    try:
+        result = runner.run(kind, config, data, checkpoint_dir=out / "checkpoints",
+                            resume=resume, progress=progress, observer=observer)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: {resume_hint}", file=sys.stderr)
+        return 130
+    except NonFiniteError as err:
+        if writer and err.result.steps.size:
+            save_results(out, err.result)
+        print(f"jaxcurr: error: {err}", file=sys.stderr)
+        return 3
+    finally:
+        if writer:
+            observer.close()
+    if not writer:
+        return 0
+    save_results(out, result)
+    steps = result.steps_this_process
+    rate = steps / max(result.run_seconds, 1e-9)
+    runs = len(result.points.labels) * config.run.seeds
+    extra = {"finished": result.finished, "compile_seconds": round(result.compile_seconds, 2),
+             "run_seconds_this_process": round(result.run_seconds, 2),
+             "steps_this_process": steps}
+    summary = summary_of(kind, config, _as_run_metrics(result), extra)
+    rd.save_summary(out, summary)
+    figures = kind.figures(out, config, _as_run_metrics(result), result.points.labels)
+    print(kind.format_summary(summary))
+    print(f"\ncompile {result.compile_seconds:.1f} s, this process ran {steps} "
+          f"{_plural(kind, config)} in {result.run_seconds:.1f} s: {rate:.0f}/s per run, "
+          f"{rate * runs:.0f}/s over all {runs} runs")
+    print(f"run directory: {out}" + (f"\nfigures: {', '.join(map(str, figures))}"
+                                    if figures else ""))
+    return 0
+
+
+def _plural(kind: Kind, config: Any) -> str:
+    return kind.make_engine(config).unit + "s"
+
+
+RUN_FIELDS = ("finished", "compile_seconds", "run_seconds_this_process", "steps_this_process")
+
+
+def plot_dir(run_dir: Path) -> str:
+    """Summary table and figures of a run directory from what it holds (finished or not);
+    ``summary.json`` is rewritten (keeping the timings of the process that ran it)."""
+    import json
+
+    values = rd.load_config_dict(run_dir)
+    kind = get_kind(values.get("kind", "classifier_curriculum"))
+    config = kind.from_dict(values)
+    metrics = rd.load_metrics(run_dir)
+    old = {}
+    if (run_dir / "summary.json").is_file():
+        try:
+            old = json.loads((run_dir / "summary.json").read_text())
+        except json.JSONDecodeError:
+            old = {}
+    summary = summary_of(kind, config, metrics, {k: old[k] for k in RUN_FIELDS if k in old})
+    rd.save_summary(run_dir, summary)
+    figures = kind.figures(run_dir, config, metrics, metrics.points)
+    return kind.format_summary(summary) + f"\nfigures: {', '.join(map(str, figures))}"

@@ -1,0 +1,76 @@
+"""Kind ``classifier_curriculum``: teacher-student curriculum over dataset classes or groups.
+
+The paper's experiment (Blad & Loutfi 2025, NOTES §1): every method of ``run.methods``
+(uniform, curiosity = loss, momentum correlation, gradient norm) side by side in one program
+(:mod:`jaxcurr.curricula.classifier`); swept hyperparameters
+(:data:`jaxcurr.config.CLASSIFIER_SWEEPABLE`) are the point axis. Metrics ``"<method>/<name>"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jaxcurr.config import Config, config_from_dict, config_to_dict
+from jaxcurr.kinds.base import Kind, no_variants
+
+
+def prepare(config: Config) -> Any:
+    from jaxcurr.curricula import prepare_data
+    from jaxcurr.data import load_dataset
+
+    return prepare_data(load_dataset(config.data), config)
+
+
+def make_engine(config: Config):
+    from jaxcurr.curricula import make_engine as engine
+
+    return engine(config)
+
+
+def _point(metrics: dict, p: int) -> dict:
+    return {k: v[p] for k, v in metrics.items()}
+
+
+def summarize(config: Config, metrics: dict, points: list[str]) -> dict:
+    """:func:`jaxcurr.results.summarize` for each point (``by_point`` maps label -> summary
+    when a sweep makes several)."""
+    from jaxcurr.results import summarize as one
+
+    if len(points) == 1:
+        return one(config, _point(metrics, 0))
+    return {"name": config.name, "by_point": {label: one(config, _point(metrics, p))
+                                            for p, label in enumerate(points)}}
+
+
+def format_summary(summary: dict) -> str:
+    from jaxcurr.results import format_summary as one
+
+    if "by_point" not in summary:
+        return one(summary)
+    return "\n\n".join(f"[{label}]\n{one(s)}" for label, s in summary["by_point"].items())
+
+
+def figures(run_dir: Path, config: Config, metrics: dict, points: list[str]) -> list[Path]:
+    from jaxcurr.plots import classifier_curves
+
+    out = []
+    for p, label in enumerate(points):
+        name = "curves.png" if len(points) == 1 else f"curves_{p}.png"
+        title = (f"{config.name}: {config.data.label_mode} labels, {config.run.seeds} seeds "
+                 f"(mean, 95% band)" + ("" if len(points) == 1 else f"\n{label}"))
+        values = _point(metrics, p)
+        steps = np.arange(1, next(iter(values.values())).shape[1] + 1) * config.run.log_every
+        out.append(classifier_curves(Path(run_dir) / "figures" / name, config.run.methods,
+                                     config.data.groups, values, steps, title))
+    return out
+
+
+KIND = Kind(
+    name="classifier_curriculum",
+    description="teacher-student curriculum over dataset classes or groups (Blad & Loutfi)",
+    from_dict=config_from_dict, to_dict=config_to_dict, prepare=prepare,
+    make_engine=make_engine, variants=no_variants, summarize=summarize,
+    format_summary=format_summary, figures=figures)

@@ -1,0 +1,151 @@
+"""Kind ``discrete_sac``: Discrete SAC x Grokfast/GrAdE variants on a gymnax env.
+
+The GrAdE paper's SAC experiment (Nilabh & Sinha Choudhury, Table 1 and Figures 1-4; NOTES §3)
+with :mod:`jaxcurr.students.discrete_sac`. Every (variant, seed) run is one program; a window
+is ``run.window_steps`` env steps after the ``sac.random_steps`` random phase (done in
+``init``), and a run ends (and stops changing) once it has finished ``sac.num_episodes``
+episodes, or at ``sac.max_env_steps``; the runner stops when every run has.
+
+Window metrics: ``episodes``, ``env_steps`` and the means over the episodes that ended in the
+window of ``return``, ``discounted_return``, ``length``, ``critic_loss``, ``alpha``,
+``entropy``, ``actor_grad_magnitude``, ``critic_grad_magnitude`` (NaN when no episode ended:
+these are not guarded; the learner's parameters and optimiser states are). Final arrays: the
+per-episode logs and ``eval_return`` (greedy policy scored after every ``sac.eval_every``-th
+episode: exactly on Four Rooms, by 10 Monte-Carlo rollouts elsewhere).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxcurr.config import (
+    ConfigError,
+    RunSettings,
+    build_experiment,
+    experiment_to_dict,
+    require,
+    require_positive_int,
+)
+from jaxcurr.kinds import discrete_sac_report as report
+from jaxcurr.kinds.base import Engine, Kind
+from jaxcurr.kinds.rl_common import (
+    FOUR_ROOMS,
+    EnvConfig,
+    VariantsConfig,
+    make_env,
+    stacked_variants,
+)
+from jaxcurr.students.discrete_sac import SACConfig
+
+WINDOW_MEANS = ("return", "discounted_return", "length", "critic_loss", "alpha", "entropy",
+                "actor_grad_magnitude", "critic_grad_magnitude")
+
+
+@dataclasses.dataclass(frozen=True)
+class SACRunConfig(RunSettings):
+    """``window_steps``: env steps per logged window (and per compiled scan step)."""
+
+    window_steps: int = 1000
+
+    def __post_init__(self):
+        super().__post_init__()
+        require_positive_int("run.window_steps", self.window_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class SACExperiment:
+    name: str = "discrete_sac"
+    description: str = ""
+    variants: VariantsConfig = VariantsConfig()
+    env: EnvConfig = EnvConfig()
+    sac: SACConfig = SACConfig()
+    report: report.ReportConfig = report.ReportConfig()
+    run: SACRunConfig = SACRunConfig()
+    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+
+SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "sac": SACConfig,
+            "report": report.ReportConfig, "run": SACRunConfig}
+
+
+def from_dict(values: dict) -> SACExperiment:
+    if isinstance(values.get("sac"), dict) and "chunk_steps" in values["sac"]:
+        raise ConfigError("sac.chunk_steps: set by the runner; allowed: run.window_steps")
+    config = build_experiment(SACExperiment, SECTIONS, values, "discrete_sac")
+    env, params = make_env(config.env)
+    require(hasattr(env.action_space(params), "n"), "env.name", "an env with discrete actions",
+            config.env.name)
+    if config.sac.one_hot_observations:
+        require(config.env.name == FOUR_ROOMS and config.env.observation == "one_hot",
+                "sac.one_hot_observations", "true only with Four Rooms' 'one_hot' observation",
+                True)
+    return config
+
+
+def to_dict(config: SACExperiment) -> dict:
+    out = experiment_to_dict(config, SECTIONS, "discrete_sac")
+    out["sac"].pop("chunk_steps")
+    return out
+
+
+def build_sac(config: SACExperiment):
+    """The env, its params and :func:`make_sac`'s parts (chunk = one window)."""
+    from jaxcurr.envs import four_rooms
+    from jaxcurr.students.discrete_sac import make_sac, tabular_greedy_evaluator
+
+    env, params = make_env(config.env)
+    sac_config = dataclasses.replace(config.sac, chunk_steps=config.run.window_steps)
+    evaluator = None
+    if config.env.name == FOUR_ROOMS:
+        evaluator = tabular_greedy_evaluator(
+            env.all_observations(params), env.num_actions,
+            lambda policy: four_rooms.policy_discounted_return(params, policy,
+                                                               sac_config.gamma))
+    return env, params, make_sac(sac_config, env, params, evaluator)
+
+
+def make_engine(config: SACExperiment) -> Engine:
+    _, _, sac = build_sac(config)
+    n_episodes = config.sac.num_episodes
+    windows = math.ceil((config.sac.max_env_steps - config.sac.random_steps)
+                        / config.run.window_steps)
+
+    def init(key, data, point):
+        return sac.init(key, point["variant"])
+
+    def run(state, data, point, *, num_windows):
+        def window(s, _):
+            before = s.episodes
+            s = sac.run_chunk(s, point["variant"])
+            index = jnp.arange(n_episodes)
+            mask = (index >= before) & (index < s.episodes)
+            count = mask.sum()
+            metrics = {k: jnp.sum(jnp.where(mask, s.log[k], 0.0)) / count
+                       for k in WINDOW_MEANS}  # NaN (0/0) when no episode ended
+            metrics.update(episodes=s.episodes.astype(jnp.float32),
+                           env_steps=s.step.astype(jnp.float32))
+            return s, metrics
+
+        return jax.lax.scan(window, state, None, length=num_windows)
+
+    return Engine(init, run, windows, steps_per_window=config.run.window_steps,
+                  unit="env step", finished=sac.finished,
+                  final=lambda state, data, point: sac.metrics(state),
+                  guard=lambda state: state.learner, unguarded=WINDOW_MEANS)
+
+
+def prepare(config: SACExperiment) -> None:
+    """Nothing to load: the env is built inside the engine."""
+    del config
+
+
+KIND = Kind(
+    name="discrete_sac",
+    description="Discrete SAC x Grokfast/GrAdE variants (Nilabh & Sinha Choudhury)",
+    from_dict=from_dict, to_dict=to_dict, prepare=prepare, make_engine=make_engine,
+    variants=stacked_variants, summarize=report.summarize,
+    format_summary=report.format_summary, figures=report.figures)

@@ -1,0 +1,88 @@
+"""Greedy (argmax) evaluation of a discrete-action actor, for :mod:`jaxcurr.students.discrete_sac`.
+
+An :class:`Evaluator` snapshots the actor during training and scores the snapshots afterwards:
+:func:`tabular_greedy_evaluator` exactly on a finite state set (e.g. Four Rooms),
+:func:`monte_carlo_greedy_evaluator` by greedy rollouts on any gymnax environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxcurr.students.rl_networks import LogitsFn
+
+
+class Evaluator(NamedTuple):
+    """Greedy (argmax) evaluation in two parts, so training stays cheap.
+
+    ``snapshot(logits_fn, actor_params, key)`` runs inside training after every
+    ``eval_every``-th episode and returns a small pytree that is stored per evaluation;
+    ``score(logits_fn, snapshot, key)`` turns a stored snapshot into the greedy policy's
+    discounted return after training
+    (:func:`~jaxcurr.students.discrete_sac.make_sac`'s ``metrics``).
+    """
+
+    snapshot: Callable[[LogitsFn, Any, jax.Array], Any]
+    score: Callable[[LogitsFn, Any, jax.Array], jax.Array]
+
+
+def tabular_greedy_evaluator(observations: jax.Array, num_actions: int,
+                             policy_return: Callable[[jax.Array], jax.Array]) -> Evaluator:
+    """Exact evaluation on a finite state set.
+
+    The snapshot is the greedy action at every observation in ``observations`` (``[S, ...]``);
+    the score is ``policy_return(one_hot(actions))``, e.g. Four Rooms'
+    ``policy_discounted_return(params, policy, gamma)`` over ``env.all_observations``.
+    """
+    observations = jnp.asarray(observations, jnp.float32).reshape(len(observations), -1)
+
+    def snapshot(logits_fn, actor_params, key):
+        del key
+        return jnp.argmax(logits_fn(actor_params, observations), axis=-1).astype(jnp.int32)
+
+    def score(logits_fn, actions, key):
+        del logits_fn, key
+        return policy_return(jax.nn.one_hot(actions, num_actions, dtype=jnp.float32))
+
+    return Evaluator(snapshot=snapshot, score=score)
+
+
+def monte_carlo_greedy_evaluator(env: Any, env_params: Any, gamma: float, episodes: int = 10,
+                                 max_steps: int | None = None) -> Evaluator:
+    """Mean discounted return of ``episodes`` greedy rollouts (any gymnax env).
+
+    The snapshot is a copy of the actor's parameters; each rollout runs until its first
+    ``terminated`` or ``truncated`` (at most ``max_steps``, default the env's
+    ``max_steps_in_episode``).
+    """
+    horizon = int(max_steps or env_params.max_steps_in_episode)
+
+    def snapshot(logits_fn, actor_params, key):
+        del logits_fn, key
+        return actor_params
+
+    def rollout(logits_fn, actor_params, key):
+        k_reset, k_steps = jax.random.split(key)
+        obs, state = env.reset(k_reset, env_params)
+
+        def body(carry, k):
+            obs, state, ret, discount, alive = carry
+            action = jnp.argmax(logits_fn(actor_params, obs.reshape(-1).astype(jnp.float32)))
+            obs, state, reward, terminated, truncated, _ = env.step(k, state, action, env_params)
+            ret = ret + alive * discount * reward
+            alive = alive * (1.0 - jnp.logical_or(terminated, truncated).astype(jnp.float32))
+            return (obs, state, ret, discount * gamma, alive), None
+
+        init = (obs, state, jnp.zeros([]), jnp.ones([]), jnp.ones([]))
+        (_, _, ret, _, _), _ = jax.lax.scan(body, init, jax.random.split(k_steps, horizon))
+        return ret
+
+    def score(logits_fn, actor_params, key):
+        keys = jax.random.split(key, episodes)
+        return jnp.mean(jax.vmap(lambda k: rollout(logits_fn, actor_params, k))(keys))
+
+    return Evaluator(snapshot=snapshot, score=score)

@@ -1,0 +1,194 @@
+"""Every experiment kind through the CLI: interrupted after a checkpoint and resumed equals an
+uninterrupted run exactly; the non-finite guard; sweeps; metric sinks; run-directory layout."""
+
+import json
+
+import numpy as np
+import pytest
+import tomli_w
+
+from jaxcurr import cli, execution
+from jaxcurr.run_dir import load_metrics
+
+
+def tabular_values(**run):
+    return {"name": "tab", "kind": "tabular_pg",
+            "task": {"name": "mdp_5s5a_uniform", "mode": "stochastic"},
+            "optimizers": {"spg_nm_readings": ["literal/always"]},
+            "run": {"seeds": 2, "steps": 40, "log_every": 5, "chunk_logs": 2,
+                    "checkpoint_every": 1, "allow_nonfinite": True, **run}}
+
+
+def sac_values(**run):
+    return {"name": "sac", "kind": "discrete_sac", "variants": {"names": ["plain", "both"]},
+            "env": {"name": "FourRooms-Grade-v0", "start": [8, 10], "max_steps_in_episode": 40},
+            "sac": {"hidden": 16, "batch_size": 16, "buffer_size": 200, "random_steps": 50,
+                    "num_episodes": 6, "max_env_steps": 400},
+            "run": {"seeds": 2, "window_steps": 50, "chunk_logs": 2, "checkpoint_every": 1,
+                    **run}}
+
+
+def ppo_values(algo, **run):
+    sizes = ({"num_envs": 2, "num_steps": 16, "total_timesteps": 320, "hidden": [16]}
+             if algo == "ppo" else {"num_episodes": 8, "hidden": [16]})
+    return {"name": algo, "kind": "ppo", "variants": {"names": ["plain", "grade"]},
+            "env": {"name": "CartPole-v1", "max_steps_in_episode": 30},
+            "agent": {"algo": algo}, algo: sizes,
+            "run": {"seeds": 2, "window_updates": 2, "chunk_logs": 1, "checkpoint_every": 1,
+                    **run}}
+
+
+def _write(tmp_path, values, name="exp.toml"):
+    path = tmp_path / name
+    path.write_bytes(tomli_w.dumps(values).encode())
+    return path
+
+
+def _interrupt_after_first_checkpoint(monkeypatch):
+    original = execution._Writer.checkpoint
+
+    def checkpoint(self, result):
+        original(self, result)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(execution._Writer, "checkpoint", checkpoint)
+
+
+def _cli(*args):
+    return cli.main(["run", *map(str, args), "--no-progress"])
+
+
+def _assert_same_run(a, b):
+    ma, mb = load_metrics(a), load_metrics(b)
+    assert set(ma) == set(mb) and set(ma.final) == set(mb.final) and len(ma) > 0
+    for name in ma:
+        np.testing.assert_array_equal(ma[name], mb[name], err_msg=name)
+    for name in ma.final:
+        np.testing.assert_array_equal(ma.final[name], mb.final[name], err_msg=name)
+    np.testing.assert_array_equal(ma.step, mb.step)
+
+
+KINDS = {
+    "classifier_curriculum": lambda tiny: tiny(run={"steps": 40, "log_every": 10,
+                                                   "chunk_logs": 1, "checkpoint_every": 1}),
+    "tabular_pg": lambda tiny: tabular_values(),
+    "discrete_sac": lambda tiny: sac_values(),
+    "ppo": lambda tiny: ppo_values("ppo"),
+    "ppo_episodic": lambda tiny: ppo_values("ppo_episodic"),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_interrupted_and_resumed_equals_uninterrupted(kind, tiny_config, tmp_path, monkeypatch,
+                                                      capsys):
+    path = _write(tmp_path, KINDS[kind](tiny_config))
+    assert _cli(path, "--out", tmp_path / "straight") == 0
+    with monkeypatch.context() as patch:
+        _interrupt_after_first_checkpoint(patch)
+        assert _cli(path, "--out", tmp_path / "cut") == 130
+    assert "--resume" in capsys.readouterr().err
+    partial = load_metrics(tmp_path / "cut")  # what a checkpoint leaves is readable
+    assert 0 < partial.step.size < load_metrics(tmp_path / "straight").step.size
+    assert cli.main(["plot", str(tmp_path / "cut")]) == 0  # plot works on the partial run
+    assert _cli(path, "--out", tmp_path / "cut", "--resume") == 0
+    _assert_same_run(tmp_path / "straight", tmp_path / "cut")
+    summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert summary["finished"] and summary["kind"] == kind.replace("_episodic", "")
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    windows = [json.loads(line)["window"] for line in lines]
+    assert windows == list(range(load_metrics(tmp_path / "cut").step.size))
+
+
+def test_diverging_run_stops_with_one_line_and_keeps_the_last_finite_checkpoint(tmp_path,
+                                                                             capsys):
+    """SPG-NM's literal reading without its commit test multiplies the logits by about lam
+    every step: with lam = 10 in float32 they overflow at step 71-75 (window 14)."""
+    values = {"name": "div", "kind": "tabular_pg", "task": {"x64": False},
+              "optimizers": {"names": ["spg_nm"], "spg_nm_lam": 10.0,
+                             "spg_nm_commit": "always"},
+              "run": {"seeds": 1, "steps": 100, "log_every": 5, "chunk_logs": 1,
+                      "checkpoint_every": 1}}
+    out = tmp_path / "run"
+    path = _write(tmp_path, values)
+    assert _cli(path, "--out", out) == 3
+    err = capsys.readouterr().err.strip()
+    assert err == ("jaxcurr: error: non-finite spg_nm/gap (nan) at point 'all', seed 0, window "
+                   "14 (step 75): stopped; the run keeps its last finite chunk (14 of 20); set "
+                   "run.allow_nonfinite = true where non-finite values are expected")
+    kept = load_metrics(out)
+    assert kept.step.tolist() == list(range(5, 75, 5))
+    for name, value in kept.items():
+        assert np.all(np.isfinite(value)), name
+    assert sorted(int(p.name) for p in (out / "checkpoints").iterdir())[-1] == 14
+    assert _cli(path, "--out", out, "--resume") == 3  # resumes from 14, stops there again
+    assert "window 14 (step 75)" in capsys.readouterr().err
+    # With the switch on, the run goes on and the summary counts the non-finite windows.
+    assert _cli(path, "--out", tmp_path / "allowed", "--set", "run.allow_nonfinite=true") == 0
+    summary = json.loads((tmp_path / "allowed" / "summary.json").read_text())
+    assert summary["nonfinite_windows"]["spg_nm/gap"]["all"] == [6]
+    assert summary["by_point"]["all"]["spg_nm"]["final_gap"]["mean"] is None  # valid JSON null
+
+
+def test_student_learning_rate_that_diverges_stops_the_classifier(tiny_config, tmp_path,
+                                                                  capsys):
+    values = tiny_config(student={"learning_rate": 1e20},
+                         run={"steps": 20, "log_every": 10, "methods": ["uniform"]})
+    assert _cli(_write(tmp_path, values), "--out", tmp_path / "run") == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "non-finite uniform/" in err and "seed " in err
+
+
+def test_a_two_value_sweep_equals_two_separate_runs(tiny_config, tmp_path):
+    base = tiny_config(run={"steps": 30, "log_every": 10, "chunk_logs": 3,
+                            "methods": ["uniform", "momentum_correlation"]})
+    swept = {**base, "sweep": {"student": {"learning_rate": [1e-3, 5e-3]},
+                               "teacher": {"learning_rate": [1e-2]}}}
+    assert _cli(_write(tmp_path, swept), "--out", tmp_path / "sweep") == 0
+    together = load_metrics(tmp_path / "sweep")
+    assert together.points == ["student.learning_rate=0.001, teacher.learning_rate=0.01",
+                               "student.learning_rate=0.005, teacher.learning_rate=0.01"]
+    np.testing.assert_allclose(together.sweep["student.learning_rate"], [1e-3, 5e-3])
+    for p, lr in enumerate((1e-3, 5e-3)):
+        alone = dict(base)
+        alone["student"] = {**base["student"], "learning_rate": lr}
+        alone["teacher"] = {**base["teacher"], "learning_rate": 1e-2}
+        assert _cli(_write(tmp_path, alone, f"alone{p}.toml"), "--out", tmp_path / f"a{p}") == 0
+        single = load_metrics(tmp_path / f"a{p}")
+        for name, value in single.items():
+            np.testing.assert_allclose(together[name][p], value[0], rtol=2e-5, atol=1e-6,
+                                       err_msg=name)
+    summary = json.loads((tmp_path / "sweep" / "summary.json").read_text())
+    assert len(summary["by_point"]) == 2
+
+
+def test_bad_sweeps_are_one_line(tiny_config, tmp_path, capsys):
+    for sweep, message in (({"student": {"hidden": [1, 2]}}, "sweep.student.hidden: got"),
+                           ({"student": {"learning_rate": [-1.0]}},
+                            "student.learning_rate: got -1.0"),
+                           ({"student": {"learning_rate": []}}, "a non-empty list")):
+        values = {**tiny_config(), "sweep": sweep}
+        assert _cli(_write(tmp_path, values), "--out", tmp_path / "r") == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and message in err, err
+        assert not (tmp_path / "r").exists()
+
+
+def test_tensorboard_and_wandb_sinks_through_the_cli(tiny_config, tmp_path, monkeypatch):
+    pytest.importorskip("tensorboardX")
+    pytest.importorskip("wandb")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    values = tiny_config(run={"steps": 20, "log_every": 10, "chunk_logs": 1,
+                              "methods": ["uniform"], "sinks": ["tensorboard", "wandb"]})
+    out = tmp_path / "run"
+    assert _cli(_write(tmp_path, values), "--out", out) == 0
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    loss = load_metrics(out)["uniform/train_loss"][0].mean(0)  # mean over seeds per window
+    scalars = events.Scalars("uniform/train_loss")
+    assert [s.step for s in scalars] == [10, 20]
+    np.testing.assert_allclose([s.value for s in scalars], loss, rtol=1e-6)
+    assert any((out / "wandb").glob("offline-run-*/run-*.wandb"))
+    # the teacher's task distribution is logged per task
+    assert "uniform/task_probs/9" in events.Tags()["scalars"]

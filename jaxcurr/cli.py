@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tomllib
+import traceback
 from pathlib import Path
 
 from jaxcurr.config import ConfigError
@@ -154,6 +156,8 @@ def command_plot(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxcurr", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback behind an input error")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run an experiment (a name from `jaxcurr list` or a .toml)")
     run.add_argument("experiment")
@@ -182,13 +186,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 2 bad input (one line; ``--debug`` adds the traceback), 3 a
+    non-finite value stopped the run, 130 interrupted."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as err:
+        if args.debug:
+            traceback.print_exc()
         print(f"jaxcurr: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the user's paths: unwritable, under a file, disk full
+        if args.debug:
+            traceback.print_exc()
+        where = f" {err.filename}" if err.filename else ""
+        print(f"jaxcurr: error: cannot use{where}: {err.strerror or err}; allowed: a path this "
+              "user can write", file=sys.stderr)
         return 2
 
 
+def entry_point() -> None:
+    """The console script: an interrupt at any moment (import, compile, run, checkpoint) ends
+    with one line and exit code 130, without tearing down XLA's threads mid-work."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\njaxcurr: interrupted", file=sys.stderr)
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if code == 130:
+        os._exit(130)  # no interpreter teardown while XLA may still hold the compile lock
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

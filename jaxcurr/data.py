@@ -80,16 +80,45 @@ def _images_to_float(x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     return flat.astype(np.float32), shape
 
 
+MAX_PIXEL = 1e4  # images are pixels (uint8, or floats of moderate scale such as [0, 1])
+
+
+def _check_split(x: np.ndarray, y: np.ndarray, split: str, where: str) -> None:
+    """One clear line for every malformed split: shapes, dtypes, non-finite or absurd pixels."""
+    if x.dtype == object or y.dtype == object or x.ndim < 2:
+        raise ConfigError(f"{where}: x_{split} has shape {x.shape} and dtype {x.dtype}; allowed: "
+                          "numeric images [N, ...] with at least one feature axis")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ConfigError(f"{where}: x_{split} has dtype {x.dtype}; allowed: integer or float "
+                          "pixels")
+    if y.ndim != 1:
+        raise ConfigError(f"{where}: y_{split} has shape {y.shape}; allowed: one integer label "
+                          "per image, shape [N]")
+    if len(x) != len(y):
+        raise ConfigError(f"{where}: x_{split} has {len(x)} rows but y_{split} has {len(y)}")
+    if len(x) == 0:
+        raise ConfigError(f"{where}: the {split} split is empty")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ConfigError(f"{where}: y_{split} must hold integer labels, got {y.dtype}")
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)):
+            raise ConfigError(f"{where}: x_{split} holds NaN or infinite pixels; allowed: finite "
+                              "values")
+        if np.abs(x).max() > MAX_PIXEL:
+            raise ConfigError(f"{where}: x_{split} holds pixels up to {np.abs(x).max():.3g}; "
+                              f"allowed: at most {MAX_PIXEL:g} in magnitude (scale the images)")
+
+
 def _from_arrays(x_train, y_train, x_test, y_test, where: str) -> Dataset:
+    x_train, y_train = np.asarray(x_train), np.asarray(y_train)
+    x_test, y_test = np.asarray(x_test), np.asarray(y_test)
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-        if len(x) != len(y):
-            raise ConfigError(f"{where}: x_{split} has {len(x)} rows but y_{split} has {len(y)}")
-        if len(x) == 0:
-            raise ConfigError(f"{where}: the {split} split is empty")
-        if not np.issubdtype(np.asarray(y).dtype, np.integer):
-            raise ConfigError(f"{where}: y_{split} must hold integer labels, got {y.dtype}")
-    xtr, shape = _images_to_float(np.asarray(x_train))
-    xte, _ = _images_to_float(np.asarray(x_test))
+        _check_split(x, y, split, where)
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise ConfigError(f"{where}: x_train images have shape {x_train.shape[1:]} but x_test "
+                          f"images {x_test.shape[1:]}; allowed: the same image shape")
+    xtr, shape = _images_to_float(x_train)
+    xte, _ = _images_to_float(x_test)
     return Dataset(xtr, np.asarray(y_train).astype(np.int32), xte,
                    np.asarray(y_test).astype(np.int32), shape)
 
@@ -111,13 +140,23 @@ def _load_npz(path: str) -> Dataset:
     if not file.is_file():
         raise ConfigError(f"data.path: no such file {path!r}; allowed: an existing .npz with "
                           "x_train, y_train, x_test, y_test")
-    with np.load(file) as arrays:
+    allowed = "allowed: an .npz with numeric arrays x_train, y_train, x_test, y_test"
+    try:
+        arrays = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise ConfigError(f"data.path: {path!r} is not a readable .npz ({err}); {allowed}") \
+            from None
+    if not isinstance(arrays, np.lib.npyio.NpzFile):
+        raise ConfigError(f"data.path: {path!r} holds one array, not an .npz archive; {allowed}")
+    with arrays:
         missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
         if missing:
-            raise ConfigError(f"data.path: {path!r} lacks {', '.join(missing)}; allowed: an .npz "
-                              "with x_train, y_train, x_test, y_test")
-        return _from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"],
-                            arrays["y_test"], f"data.path ({path})")
+            raise ConfigError(f"data.path: {path!r} lacks {', '.join(missing)}; {allowed}")
+        try:
+            loaded = [arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+        except ValueError as err:  # object arrays need pickle, which is never allowed
+            raise ConfigError(f"data.path: {path!r}: {err}; {allowed}") from None
+        return _from_arrays(*loaded, f"data.path ({path})")
 
 
 def _load_tfds(cfg: DataConfig) -> Dataset:

@@ -94,6 +94,7 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
         if json.loads((out / "summary.json").read_text()).get("finished"):
             print(f"{out}: finished already")
             return 0
+    prepared = runner.compile_run(kind, config, data)  # a run that cannot fit stops here
     if writer:
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text("run\n")
@@ -104,7 +105,8 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
         observer.points = runner.make_points(kind, config).labels
     try:
         result = runner.run(kind, config, data, checkpoint_dir=out / "checkpoints",
-                            resume=resume, progress=progress, observer=observer)
+                            resume=resume, progress=progress, observer=observer,
+                            prepared=prepared)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: {resume_hint}", file=sys.stderr)
         return 130
@@ -130,15 +132,11 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     figures = kind.figures(out, config, _as_run_metrics(result), result.points.labels)
     print(kind.format_summary(summary))
     print(f"\ncompile {result.compile_seconds:.1f} s, this process ran {steps} "
-          f"{_plural(kind, config)} in {result.run_seconds:.1f} s: {rate:.0f}/s per run, "
+          f"{prepared.engine.unit}s in {result.run_seconds:.1f} s: {rate:.0f}/s per run, "
           f"{rate * runs:.0f}/s over all {runs} runs")
     print(f"run directory: {out}" + (f"\nfigures: {', '.join(map(str, figures))}"
                                     if figures else ""))
     return 0
-
-
-def _plural(kind: Kind, config: Any) -> str:
-    return kind.make_engine(config).unit + "s"
 
 
 RUN_FIELDS = ("finished", "compile_seconds", "run_seconds_this_process", "steps_this_process")

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -27,7 +28,8 @@ def save_figure(fig, path: Path, dpi: int = 110) -> Path:
 
 def band(ax, x: np.ndarray, values: np.ndarray, label: str, clip=None, **style) -> None:
     """Mean over the leading (seed) axis with its 95% t-band; NaN windows are left out."""
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean, half = mean_ci(values)
     line, = ax.plot(x, mean, label=label, lw=1.4, **style)
     low, high = mean - half, mean + half

@@ -141,14 +141,58 @@ class CompiledRun(NamedTuple):
     compile_seconds: float
 
 
+def precision(engine: Engine):
+    """``jax.enable_x64`` around a kind's compilation and execution when it asks for it."""
+    return jax.enable_x64(True) if engine.x64 else contextlib.nullcontext()
+
+
+def available_bytes() -> int | None:
+    """Memory the program may use: the first device's limit, or the host's available RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(init: Any, chunk: Any, runs: int) -> None:
+    """Refuse, with XLA's numbers, a program that cannot fit: the state (init's output), and
+    the chunk's arguments, outputs and temporaries (donated state counted once)."""
+    have = available_bytes()
+    a, b = init.memory_analysis(), chunk.memory_analysis()
+    if have is None or a is None or b is None:
+        return
+    state = a.output_size_in_bytes
+    need = (b.argument_size_in_bytes + b.output_size_in_bytes - b.alias_size_in_bytes
+            + b.temp_size_in_bytes + a.temp_size_in_bytes)
+    if need > 0.9 * have:
+        gib = 2.0**30
+        raise ConfigError(
+            f"run.seeds: {runs} runs (points x seeds) need about {need / gib:.1f} GiB (XLA's "
+            f"memory analysis: state {state / gib:.2f} GiB, chunk temporaries "
+            f"{b.temp_size_in_bytes / gib:.2f} GiB) but {have / gib:.1f} GiB are available; "
+            "allowed: fewer seeds or points, or smaller run.chunk_logs")
+
+
 def compile_run(kind: Kind, config: Any, data: Any, engine: Engine | None = None
                 ) -> CompiledRun:
-    """Initialise every run and compile one chunk (``jit(vmap(engine.run))``).
+    """Compile init and one chunk (``jit(vmap(engine.run))``), check that they fit in memory
+    (:func:`check_memory`, before anything is allocated), then initialise every run.
 
     ``compile_seconds`` covers init and compilation. ``chunk_fn`` is the jitted function the
     chunk was compiled from (for tracing it again, e.g. to count its FLOPs).
     """
     engine = engine or kind.make_engine(config)
+    with precision(engine):
+        return _compile(kind, config, data, engine)
+
+
+def _compile(kind: Kind, config: Any, data: Any, engine: Engine) -> CompiledRun:
     points = make_points(kind, config)
     seeds = config.run.seeds
     runs = len(points.labels) * seeds
@@ -164,8 +208,11 @@ def compile_run(kind: Kind, config: Any, data: Any, engine: Engine | None = None
         jax.vmap(functools.partial(engine.run, num_windows=per_chunk), in_axes=(0, None, 0)),
         in_shardings=(per_run, replicated, per_run), out_shardings=per_run, donate_argnums=0)
     started = time.perf_counter()
-    state = init(keys, data, point_tree)
-    compiled = chunk_fn.lower(state, data, point_tree).compile()
+    init_compiled = init.lower(keys, data, point_tree).compile()
+    abstract = jax.eval_shape(init, keys, data, point_tree)
+    compiled = chunk_fn.lower(abstract, data, point_tree).compile()
+    check_memory(init_compiled, compiled, runs)
+    state = init_compiled(keys, data, point_tree)
     return CompiledRun(state, data, point_tree, compiled, chunk_fn, engine, points, per_chunk,
                        engine.num_windows // per_chunk, time.perf_counter() - started)
 
@@ -227,22 +274,23 @@ def run(
     progress: bool = True,
     stop_after_chunks: int | None = None,
     observer: Observer | None = None,
+    prepared: CompiledRun | None = None,
 ) -> RunResult:
     """Run every (point, seed) of ``config`` in chunks; checkpoint to ``checkpoint_dir``.
 
+    ``prepared``: the result of :func:`compile_run` (compiled here if not given).
     ``stop_after_chunks`` ends the run early after that many chunks (after checkpointing), as
     an interruption would; ``resume`` continues from the latest checkpoint.
     """
-    engine = kind.make_engine(config)
-    with jax.enable_x64(True) if engine.x64 else contextlib.nullcontext():
-        return _run(kind, config, data, engine, checkpoint_dir, resume, progress,
-                    stop_after_chunks, observer or Observer())
+    prepared = prepared or compile_run(kind, config, data)
+    with precision(prepared.engine):
+        return _run(config, prepared, checkpoint_dir, resume, progress, stop_after_chunks,
+                    observer or Observer())
 
 
-def _run(kind: Kind, config: Any, data: Any, engine: Engine, checkpoint_dir: Path | None,
-         resume: bool, progress: bool, stop_after_chunks: int | None, observer: Observer
-         ) -> RunResult:
-    prepared = compile_run(kind, config, data, engine)
+def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume: bool,
+         progress: bool, stop_after_chunks: int | None, observer: Observer) -> RunResult:
+    engine = prepared.engine
     points = prepared.points
     state, data, point_tree, compiled = (prepared.state, prepared.data, prepared.point_tree,
                                          prepared.chunk)

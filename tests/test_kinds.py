@@ -192,3 +192,28 @@ def test_tensorboard_and_wandb_sinks_through_the_cli(tiny_config, tmp_path, monk
     assert any((out / "wandb").glob("offline-run-*/run-*.wandb"))
     # the teacher's task distribution is logged per task
     assert "uniform/task_probs/9" in events.Tags()["scalars"]
+
+
+@pytest.mark.parametrize("kind", ["ppo", "discrete_sac"])
+def test_rl_hyperparameter_sweep_equals_separate_runs(kind, tmp_path):
+    """Swept RL hyperparameters are traced leaves of one program; each point matches its own
+    run (short runs: RL amplifies the float rounding of a different batch)."""
+    if kind == "ppo":
+        values, key, options = ppo_values("ppo"), "ppo.entropy_coef", [0.0, 0.05]
+        values["ppo"]["total_timesteps"] = 64
+    else:
+        values, key, options = sac_values(), "sac.grokfast_lamb", [1.0, 4.0]
+        values["sac"].update(num_episodes=2, max_env_steps=150)
+    values["variants"] = {"names": ["both"]}
+    section, field = key.split(".")
+    swept = {**values, "sweep": {section: {field: options}}}
+    assert _cli(_write(tmp_path, swept), "--out", tmp_path / "sweep") == 0
+    together = load_metrics(tmp_path / "sweep")
+    assert len(together.points) == 2
+    for p, option in enumerate(options):
+        alone = {**values, section: {**values[section], field: option}}
+        assert _cli(_write(tmp_path, alone, f"a{p}.toml"), "--out", tmp_path / f"a{p}") == 0
+        single = load_metrics(tmp_path / f"a{p}")
+        for name, value in single.items():
+            np.testing.assert_allclose(together[name][p], value[0], rtol=1e-4, atol=1e-5,
+                                       err_msg=name)

@@ -222,7 +222,7 @@ def parity_runs(blobs_npz, one_torch_thread):
     config = config_from_dict(values)
     data = prepare_data(load_dataset(config.data), config)
     jax_metrics = jax.jit(jax.vmap(make_train(config), in_axes=(0, None)))(
-        seed_keys(config), data)
+        seed_keys(config.run.seed, config.run.seeds), data)
     jax_metrics = {f"{m}/{k}": np.asarray(v) for m, d in jax_metrics.items()
                    for k, v in d.items()}
     torch_metrics = paper.run(config, data, SEEDS)

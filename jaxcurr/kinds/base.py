@@ -17,6 +17,7 @@ hyperparameters allow).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -91,6 +92,19 @@ def hyperparameter(point: dict, key: str, default: Any) -> Any:
     """The swept value of ``key`` ("section.key") at this point, else the config's ``default``."""
     value = point.get("hp", {}).get(key)
     return default if value is None else jnp.asarray(value, jnp.float32)
+
+
+def with_hyperparameters(section: Any, point: dict, prefix: str) -> Any:
+    """A copy of a frozen config ``section`` whose fields swept under ``prefix`` ("sac.") hold
+    this point's (traced) values. The values were validated when the sweep was read, so the
+    copy skips the dataclass's checks, which cannot run on traced values."""
+    swept = {k[len(prefix):]: v for k, v in point.get("hp", {}).items() if k.startswith(prefix)}
+    if not swept:
+        return section
+    out = copy.copy(section)
+    for name, value in swept.items():
+        object.__setattr__(out, name, jnp.asarray(value, jnp.float32))
+    return out
 
 
 def no_variants(config: Any) -> None:

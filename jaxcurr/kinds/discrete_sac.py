@@ -31,7 +31,7 @@ from jaxcurr.config import (
     require_positive_int,
 )
 from jaxcurr.kinds import discrete_sac_report as report
-from jaxcurr.kinds.base import Engine, Kind
+from jaxcurr.kinds.base import Engine, Kind, with_hyperparameters
 from jaxcurr.kinds.rl_common import (
     FOUR_ROOMS,
     EnvConfig,
@@ -70,12 +70,14 @@ class SACExperiment:
 
 SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "sac": SACConfig,
             "report": report.ReportConfig, "run": SACRunConfig}
+SWEEPABLE = ("sac.learning_rate", "sac.gamma", "sac.tau", "sac.target_entropy_scale",
+             "sac.grokfast_alpha", "sac.grokfast_lamb", "sac.grade_beta")
 
 
 def from_dict(values: dict) -> SACExperiment:
     if isinstance(values.get("sac"), dict) and "chunk_steps" in values["sac"]:
         raise ConfigError("sac.chunk_steps: set by the runner; allowed: run.window_steps")
-    config = build_experiment(SACExperiment, SECTIONS, values, "discrete_sac")
+    config = build_experiment(SACExperiment, SECTIONS, values, "discrete_sac", SWEEPABLE)
     env, params = make_env(config.env)
     require(hasattr(env.action_space(params), "n"), "env.name", "an env with discrete actions",
             config.env.name)
@@ -92,13 +94,15 @@ def to_dict(config: SACExperiment) -> dict:
     return out
 
 
-def build_sac(config: SACExperiment):
-    """The env, its params and :func:`make_sac`'s parts (chunk = one window)."""
+def build_sac(config: SACExperiment, point: dict | None = None):
+    """The env, its params and :func:`make_sac`'s parts (chunk = one window) at a point."""
     from jaxcurr.envs import four_rooms
     from jaxcurr.students.discrete_sac import make_sac, tabular_greedy_evaluator
 
     env, params = make_env(config.env)
-    sac_config = dataclasses.replace(config.sac, chunk_steps=config.run.window_steps)
+    sac_config = with_hyperparameters(
+        dataclasses.replace(config.sac, chunk_steps=config.run.window_steps), point or {},
+        "sac.")
     evaluator = None
     if config.env.name == FOUR_ROOMS:
         evaluator = tabular_greedy_evaluator(
@@ -109,18 +113,20 @@ def build_sac(config: SACExperiment):
 
 
 def make_engine(config: SACExperiment) -> Engine:
-    _, _, sac = build_sac(config)
+    _, _, sac = build_sac(config)  # the static structure (same at every point)
     n_episodes = config.sac.num_episodes
     windows = math.ceil((config.sac.max_env_steps - config.sac.random_steps)
                         / config.run.window_steps)
 
     def init(key, data, point):
-        return sac.init(key, point["variant"])
+        return build_sac(config, point)[2].init(key, point["variant"])
 
     def run(state, data, point, *, num_windows):
+        at_point = build_sac(config, point)[2]
+
         def window(s, _):
             before = s.episodes
-            s = sac.run_chunk(s, point["variant"])
+            s = at_point.run_chunk(s, point["variant"])
             index = jnp.arange(n_episodes)
             mask = (index >= before) & (index < s.episodes)
             count = mask.sum()

@@ -9,6 +9,7 @@ plain / variant ratios), mean and 95% t-interval over seeds.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,8 @@ def _window(x: np.ndarray, lo: float, hi: float, on: np.ndarray | None = None) -
     sel = (on > lo) & (on <= hi)
     if not sel.any():
         return np.full(x.shape[0], np.nan)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a seed without such episodes gives NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(x[:, sel], axis=1)
 
 
@@ -167,7 +169,7 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
             for ref, y in refs.items():
                 ax.axhline(y, color="k" if ref == "optimal" else "grey", ls="--", lw=1,
                            label=ref)
-        if log:
+        if log and np.any(np.nan_to_num(final[key]) > 0):
             ax.set_yscale("log")
         ax.set(xlabel="episode", ylabel=label)
         ax.grid(alpha=0.3)

@@ -26,7 +26,7 @@ from jaxcurr.config import (
     require,
     require_positive_int,
 )
-from jaxcurr.kinds.base import Engine, Kind
+from jaxcurr.kinds.base import Engine, Kind, with_hyperparameters
 from jaxcurr.kinds.rl_common import EnvConfig, VariantsConfig, make_env, stacked_variants
 from jaxcurr.students.ppo import PPOConfig
 from jaxcurr.students.ppo_episodic import EpisodicPPOConfig
@@ -91,11 +91,17 @@ class PPOExperiment:
 SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "agent": AgentConfig,
             "ppo": PPOConfig, "ppo_episodic": EpisodicPPOConfig, "report": PPOReportConfig,
             "run": PPORunConfig}
+SWEEPABLE = tuple(f"{algo}.{field}" for algo in ALGOS for field in (
+    "actor_lr", "critic_lr", "gamma", "clip_eps", "entropy_coef", "grade_kappa", "grade_beta",
+    "grokfast_alpha", "grokfast_lamb"))
 
 
 def from_dict(values: dict) -> PPOExperiment:
     values = {**values, "env": {"name": "CartPole-v1", **values.get("env", {})}}
-    config = build_experiment(PPOExperiment, SECTIONS, values, "ppo")
+    config = build_experiment(PPOExperiment, SECTIONS, values, "ppo", SWEEPABLE)
+    for key, _ in config.sweep:
+        require(key.startswith(config.agent.algo + "."), f"sweep.{key}",
+                f"a setting of the algorithm that runs ({config.agent.algo})", "a sweep")
     env, params = make_env(config.env)
     require(hasattr(env.action_space(params), "n"), "env.name", "an env with discrete actions",
             config.env.name)
@@ -109,24 +115,28 @@ def to_dict(config: PPOExperiment) -> dict:
     return experiment_to_dict(config, SECTIONS, "ppo")
 
 
-def program(config: PPOExperiment):
+def program(config: PPOExperiment, point: dict | None = None):
+    """The student's program at a point (swept values in place)."""
     from jaxcurr.students import ppo, ppo_episodic
 
     env, params = make_env(config.env)
     module = ppo if config.agent.algo == "ppo" else ppo_episodic
-    return module.make_program(config.student, env, params)
+    student = with_hyperparameters(config.student, point or {}, config.agent.algo + ".")
+    return module.make_program(student, env, params)
 
 
 def make_engine(config: PPOExperiment) -> Engine:
-    prog = program(config)
+    prog = program(config)  # the static structure (same at every point)
     per_window = config.run.window_updates
 
     def init(key, data, point):
-        return prog.init(key, point["variant"])
+        return program(config, point).init(key, point["variant"])
 
     def run(state, data, point, *, num_windows):
+        at_point = program(config, point)
+
         def window(carry, _):
-            carry, metrics = jax.lax.scan(lambda c, _: prog.update(c, point["variant"]),
+            carry, metrics = jax.lax.scan(lambda c, _: at_point.update(c, point["variant"]),
                                           carry, None, per_window)
             return carry, jax.tree.map(lambda x: x.mean(0).astype(np.float32), metrics)
 

@@ -1,0 +1,114 @@
+"""Bad input is one line naming the thing and what is allowed, written before anything else;
+run directories jaxcurr did not make are never removed."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tomli_w
+
+from jaxcurr import cli
+
+
+def _write(tmp_path, values, name="exp.toml"):
+    path = tmp_path / name
+    path.write_bytes(tomli_w.dumps(values).encode())
+    return path
+
+
+def _one_line_error(capsys, *args):
+    assert cli.main(["run", *map(str, args), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxcurr: error: ") and len(err.splitlines()) == 1, err
+    return err
+
+
+GOOD = {"x_train": np.random.default_rng(0).random((40, 6), np.float32),
+        "y_train": np.arange(40) % 10, "x_test": np.zeros((10, 6), np.float32),
+        "y_test": np.arange(10)}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"x_train": np.full((40, 6), np.nan, np.float32)}, "x_train holds NaN or infinite pixels"),
+    ({"x_train": np.full((40, 6), 1e9, np.float32)}, "allowed: at most 10000 in magnitude"),
+    ({"x_test": np.zeros((10, 7), np.float32)}, "allowed: the same image shape"),
+    ({"x_train": np.zeros(40, np.float32)}, "allowed: numeric images [N, ...]"),
+    ({"y_train": (np.arange(40) % 10)[:, None]}, "allowed: one integer label per image"),
+    ({"y_train": np.array(["a"] * 40)}, "y_train must hold integer labels"),
+    ({"x_train": np.array([None] * 40, dtype=object)}, "Object arrays cannot be loaded"),
+])
+def test_bad_npz_contents(tiny_config, tmp_path, capsys, change, message):
+    path = tmp_path / "data.npz"
+    np.savez(path, **{**GOOD, **change})
+    values = tiny_config(data={"path": str(path)})
+    err = _one_line_error(capsys, _write(tmp_path, values), "--out", tmp_path / "r")
+    assert message in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", "npy"])
+def test_unreadable_npz(tiny_config, tmp_path, capsys, content):
+    path = tmp_path / "data.npz"
+    if content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    else:
+        path.write_bytes(content)
+    err = _one_line_error(capsys, _write(tmp_path, tiny_config(data={"path": str(path)})),
+                          "--out", tmp_path / "r")
+    assert "data.path" in err and "allowed: an .npz" in err
+
+
+def test_bad_files_and_paths(tiny_config, tmp_path, capsys):
+    toml = tmp_path / "latin1.toml"
+    toml.write_bytes("name = 'caf\xe9'".encode("latin-1"))
+    assert "not valid UTF-8 TOML" in _one_line_error(capsys, toml)
+    path = _write(tmp_path, tiny_config())
+    blocker = tmp_path / "a_file"
+    blocker.write_text("mine")
+    assert "cannot use" in _one_line_error(capsys, path, "--out", blocker / "run")
+    assert "is a file" in _one_line_error(capsys, path, "--out", blocker)
+    err = _one_line_error(capsys, path, "--set", "run=3", "--set", "run.steps=4")
+    assert "run is a value, not a table" in err
+
+
+def test_overwrite_never_removes_what_jaxcurr_did_not_make(tiny_config, tmp_path, capsys,
+                                                           monkeypatch):
+    path = _write(tmp_path, tiny_config(run={"steps": 20, "log_every": 10}))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    err = _one_line_error(capsys, path, "--out", mine, "--overwrite")
+    assert "was not made by jaxcurr" in err and (mine / "thesis.tex").read_text() == "precious"
+    monkeypatch.chdir(tmp_path)
+    assert "was not made by jaxcurr" in _one_line_error(capsys, path, "--out", ".", "--overwrite")
+    assert (mine / "thesis.tex").is_file()
+
+
+def test_seed_range_and_non_finite_numbers(tiny_config, tmp_path, capsys):
+    path = _write(tmp_path, tiny_config())
+    assert "run.seed: got 4294967296" in _one_line_error(capsys, path, "--set",
+                                                         "run.seed=4294967296")
+    assert "student.learning_rate: got inf" in _one_line_error(capsys, path, "--set",
+                                                               "student.learning_rate=inf")
+
+
+def test_debug_shows_the_traceback(tiny_config, tmp_path):
+    path = _write(tmp_path, tiny_config())
+    done = subprocess.run([sys.executable, "-m", "jaxcurr.cli", "--debug", "run", str(path),
+                           "--set", "run.steps=0"], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("jaxcurr: error: run.steps: got 0")
+
+
+def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(tiny_config, tmp_path,
+                                                                     capsys):
+    """XLA's memory analysis of the compiled program against the machine's memory: a million
+    seeds of the tiny classifier need far more than any machine here has."""
+    values = tiny_config(student={"hidden": [4096]}, run={"steps": 10, "log_every": 10,
+                                                          "methods": ["uniform"]})
+    err = _one_line_error(capsys, _write(tmp_path, values), "--out", tmp_path / "r",
+                          "--seeds", "1000000")
+    assert "run.seeds: 1000000 runs (points x seeds) need about" in err
+    assert "GiB are available" in err and not (tmp_path / "r").exists()

@@ -22,10 +22,10 @@ import numpy as np
 
 from benchmarks.flops import matmul_flops
 from jaxcurr import runner
-from jaxcurr.cli import resolve_experiment
 from jaxcurr.config import load_config
 from jaxcurr.curricula import prepare_data
 from jaxcurr.data import load_dataset
+from jaxcurr.experiment import resolve_experiment
 from jaxcurr.kinds import get_kind
 
 

@@ -16,8 +16,9 @@ import tomllib
 import traceback
 from pathlib import Path
 
-from jaxcurr.config import ConfigError
-from jaxcurr.experiment import experiment_dirs, load_experiment, resolve_experiment
+from jaxcurr.config import ConfigError  # light; JAX is imported inside the commands, so that
+
+#                                        an interrupt at any moment falls in entry_point's try
 
 MARKER = ".jaxcurr-run"  # written into every run directory jaxcurr makes
 
@@ -83,6 +84,7 @@ def join_processes(args: argparse.Namespace) -> bool:
 
 def command_run(args: argparse.Namespace) -> int:
     from jaxcurr.execution import run_part
+    from jaxcurr.experiment import load_experiment, resolve_experiment
 
     writer = join_processes(args)
     overrides = list(args.set or [])
@@ -126,6 +128,8 @@ def prepare_parent(out: Path, resume: bool, overwrite: bool) -> None:
 
 
 def command_list(args: argparse.Namespace) -> int:
+    from jaxcurr.experiment import experiment_dirs
+
     del args
     for folder in experiment_dirs():
         for path in sorted(folder.glob("*.toml")):

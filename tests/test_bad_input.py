@@ -112,3 +112,26 @@ def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(tiny_config
                           "--seeds", "1000000")
     assert "run.seeds: 1000000 runs (points x seeds) need about" in err
     assert "GiB are available" in err and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("after_s", [0.2, 3.0, 7.0])
+def test_interrupt_at_any_moment_exits_130_with_one_line(tiny_config, tmp_path, after_s):
+    """SIGINT during import, compilation or the run: exit 130, one line, no traceback or
+    segfault, and a run directory that resumes (or none)."""
+    import signal
+    import time
+
+    values = tiny_config(run={"steps": 4000, "log_every": 10, "chunk_logs": 2})
+    path, out = _write(tmp_path, values), tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "jaxcurr.cli", "run", str(path), "--out",
+                                str(out), "--no-progress"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and len(lines) == 1 and "interrupted" in lines[0], err
+    if out.exists():  # then it resumes
+        assert cli.main(["run", str(path), "--out", str(out), "--resume", "--no-progress",
+                         "--set", "run.steps=4000"]) == 0

@@ -16,6 +16,7 @@ import tomllib
 import traceback
 from pathlib import Path
 
+from jaxcurr import interrupts
 from jaxcurr.config import ConfigError  # light; JAX is imported inside the commands, so that
 
 #                                        an interrupt at any moment falls in entry_point's try
@@ -35,9 +36,11 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
     return None
 
 
-def prepare_run_dir(out: Path, kind, config, resume: bool, overwrite: bool) -> None:
+def prepare_run_dir(out: Path, kind, config, resume: bool, overwrite: bool,
+                    check_only: bool = False) -> None:
     """Check ``out`` for a new run or a resume; ``--overwrite`` only removes a directory that
-    jaxcurr made (it holds the marker file), never one with files of the user's."""
+    jaxcurr made (it holds the marker file), never one with files of the user's
+    (``check_only``: refuse what would be refused, remove nothing)."""
     from jaxcurr.run_dir import load_config_dict
 
     if resume:
@@ -47,10 +50,10 @@ def prepare_run_dir(out: Path, kind, config, resume: bool, overwrite: bool) -> N
         if diff:
             raise ConfigError(f"--resume: the config differs from the run in {out}: {diff}")
         return
-    clear_for_new_run(out, overwrite)
+    clear_for_new_run(out, overwrite, check_only)
 
 
-def clear_for_new_run(out: Path, overwrite: bool) -> None:
+def clear_for_new_run(out: Path, overwrite: bool, check_only: bool = False) -> None:
     """``out`` must be absent or empty, or (with ``--overwrite``) a directory jaxcurr made,
     which is then removed; never the working directory or one of its parents."""
     if out.exists() and not out.is_dir():
@@ -64,7 +67,8 @@ def clear_for_new_run(out: Path, overwrite: bool) -> None:
             raise ConfigError(f"--overwrite: {out} was not made by jaxcurr (no {MARKER} "
                               "file) or holds the working directory; allowed: a run directory "
                               "that jaxcurr wrote")
-        shutil.rmtree(out)
+        if not check_only:
+            shutil.rmtree(out)
 
 
 def join_processes(args: argparse.Namespace) -> bool:
@@ -83,8 +87,11 @@ def join_processes(args: argparse.Namespace) -> bool:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from jaxcurr import runner
     from jaxcurr.execution import run_part
     from jaxcurr.experiment import load_experiment, resolve_experiment
+
+    interrupts.check()
 
     writer = join_processes(args)
     overrides = list(args.set or [])
@@ -93,7 +100,15 @@ def command_run(args: argparse.Namespace) -> int:
     experiment = load_experiment(resolve_experiment(args.experiment), overrides)
     kind = experiment.kind
     out = Path(args.out or Path("runs") / experiment.name)
-    datas = [kind.prepare(part.config) for part in experiment.parts[:1]]  # checks data first
+
+    # Everything that can fail on the user's input (config, data, the program's memory) is
+    # checked before an existing run directory is touched.
+    first = experiment.parts[0]
+    if writer and len(experiment.parts) == 1:
+        prepare_run_dir(out, kind, first.config, args.resume, args.overwrite, check_only=True)
+    data = kind.prepare(first.config)
+    prepared = runner.compile_run(kind, first.config, data)
+    interrupts.check()
     if writer:
         if len(experiment.parts) == 1:
             prepare_run_dir(out, kind, experiment.parts[0].config, args.resume, args.overwrite)
@@ -107,8 +122,9 @@ def command_run(args: argparse.Namespace) -> int:
             prepare_run_dir(part_dir, kind, part.config, resume, False)
         else:
             resume = args.resume
-        data = datas[0] if index == 0 else kind.prepare(part.config)
-        code = run_part(kind, part.config, data, part_dir, resume, writer,
+        if index > 0:
+            data, prepared = kind.prepare(part.config), None
+        code = run_part(kind, part.config, data, part_dir, resume, writer, prepared,
                         progress=writer and not args.no_progress, resume_hint=(
                             f"jaxcurr run {args.experiment} --out {out} --resume"))
         if code:
@@ -201,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jaxcurr: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # the user's paths: unwritable, under a file, disk full
+        if interrupts.requested():
+            raise
         if args.debug:
             traceback.print_exc()
         where = f" {err.filename}" if err.filename else ""
@@ -211,10 +229,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry_point() -> None:
     """The console script: an interrupt at any moment (import, compile, run, checkpoint) ends
-    with one line and exit code 130, without tearing down XLA's threads mid-work."""
+    with one line and exit code 130 (:mod:`jaxcurr.interrupts` defers it to a safe point),
+    without tearing down XLA's threads mid-work."""
+    interrupts.install()
     try:
         code = main()
-    except KeyboardInterrupt:
+        if code != 130:  # an interrupt that main() did not report yet
+            interrupts.check()
+    except BaseException:
+        if not interrupts.requested():
+            raise
         print("\njaxcurr: interrupted", file=sys.stderr)
         code = 130
     sys.stdout.flush()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxcurr import interrupts
 from jaxcurr import run_dir as rd
 from jaxcurr.kinds import Kind, get_kind
 from jaxcurr.runner import NonFiniteError, Observer, RunResult
@@ -49,12 +50,14 @@ class _Writer(Observer):
     def start(self, start_window: int, steps: np.ndarray) -> None:
         from jaxcurr.sinks import open_sinks
 
+        interrupts.check()
         self.steps = steps
         self.sinks = open_sinks(self.out, ("jsonl", *self.config.run.sinks), self.config.name,
                                 self.kind.to_dict(self.config), start_window,
                                 int(steps[start_window - 1]) if start_window else 0)
 
     def chunk(self, first_window: int, metrics: dict[str, np.ndarray]) -> None:
+        interrupts.check()  # a pending Ctrl-C stops here: before this chunk's checkpoint
         labels = None
         for w in range(next(iter(metrics.values())).shape[2]):
             scalars = {}
@@ -81,8 +84,9 @@ class _Writer(Observer):
 
 
 def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer: bool,
-             progress: bool, resume_hint: str) -> int:
-    """Run (or resume) one config into ``out``; returns the process exit code."""
+             prepared: Any, progress: bool, resume_hint: str) -> int:
+    """Run (or resume) one config into ``out`` (``prepared``: its compiled run, or None to
+    compile here); returns the process exit code."""
     from jax.experimental import multihost_utils
 
     from jaxcurr import runner
@@ -94,7 +98,7 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
         if json.loads((out / "summary.json").read_text()).get("finished"):
             print(f"{out}: finished already")
             return 0
-    prepared = runner.compile_run(kind, config, data)  # a run that cannot fit stops here
+    prepared = prepared or runner.compile_run(kind, config, data)  # one that cannot fit stops
     if writer:
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text("run\n")

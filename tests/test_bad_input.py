@@ -135,3 +135,27 @@ def test_interrupt_at_any_moment_exits_130_with_one_line(tiny_config, tmp_path, 
     if out.exists():  # then it resumes
         assert cli.main(["run", str(path), "--out", str(out), "--resume", "--no-progress",
                          "--set", "run.steps=4000"]) == 0
+
+
+def test_a_failing_replacement_leaves_the_old_run_whole(tiny_config, tmp_path, capsys):
+    path = _write(tmp_path, tiny_config(run={"steps": 20, "log_every": 10}))
+    out = tmp_path / "run"
+    assert cli.main(["run", str(path), "--out", str(out), "--no-progress"]) == 0
+    before = sorted(p.name for p in out.iterdir())
+    err = _one_line_error(capsys, path, "--out", out, "--overwrite", "--seeds", "1000000",
+                          "--set", "student.hidden=[4096]")
+    assert "need about" in err and sorted(p.name for p in out.iterdir()) == before
+
+
+def test_plot_says_what_is_damaged(tiny_config, tmp_path, capsys):
+    path = _write(tmp_path, tiny_config(run={"steps": 20, "log_every": 10}))
+    out = tmp_path / "run"
+    assert cli.main(["run", str(path), "--out", str(out), "--no-progress"]) == 0
+    data = (out / "metrics.npz").read_bytes()
+    (out / "metrics.npz").write_bytes(data[: len(data) // 2])
+    assert cli.main(["plot", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.npz: damaged" in err and len(err.splitlines()) == 1
+    (out / "config.toml").write_text("run = [")
+    assert cli.main(["plot", str(out)]) == 2
+    assert "config.toml is not valid UTF-8 TOML" in capsys.readouterr().err

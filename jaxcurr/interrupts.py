@@ -1,0 +1,39 @@
+"""Ctrl-C for the command line: deferred to safe points, so it never lands inside XLA.
+
+A KeyboardInterrupt raised while Python runs inside a native callback (an extension's import,
+XLA's compiler calling back through nanobind) can abort the process or be swallowed. After
+:func:`install`, the first SIGINT only records the request; :func:`check` raises
+KeyboardInterrupt at the next safe point (after the imports, after compilation, after each
+chunk of a run, before its checkpoint). A second SIGINT exits at once with code 130.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+_REQUESTS: list[int] = []
+
+
+def _on_sigint(signum, frame) -> None:
+    del frame
+    _REQUESTS.append(signum)
+    if len(_REQUESTS) > 1:
+        print("\njaxcurr: interrupted", file=sys.stderr, flush=True)
+        os._exit(130)
+
+
+def install() -> None:
+    """Defer SIGINT (command line only; library use keeps Python's default)."""
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def requested() -> bool:
+    return bool(_REQUESTS)
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt if an interrupt is pending."""
+    if _REQUESTS:
+        raise KeyboardInterrupt

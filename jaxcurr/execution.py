@@ -46,11 +46,17 @@ class _Writer(Observer):
 
     def __init__(self, out: Path, kind: Kind, config: Any):
         self.out, self.kind, self.config, self.sinks = out, kind, config, None
+        self.seconds_before = 0.0  # run time of earlier processes, up to their last checkpoint
 
     def start(self, start_window: int, steps: np.ndarray) -> None:
+        import json
+
         from jaxcurr.sinks import open_sinks
 
         interrupts.check()
+        progress = self.out / "progress.json"
+        if start_window and progress.is_file():
+            self.seconds_before = json.loads(progress.read_text()).get("run_seconds", 0.0)
         self.steps = steps
         self.sinks = open_sinks(self.out, ("jsonl", *self.config.run.sinks), self.config.name,
                                 self.kind.to_dict(self.config), start_window,
@@ -77,6 +83,16 @@ class _Writer(Observer):
 
     def checkpoint(self, result: RunResult) -> None:
         save_results(self.out, result)
+        self.save_progress(result)
+
+    def save_progress(self, result: RunResult) -> float:
+        """``progress.json``: the whole run's time up to this checkpoint, over processes."""
+        import json
+
+        total = round(self.seconds_before + result.run_seconds, 2)
+        text = json.dumps({"windows_done": int(result.steps.size), "run_seconds": total})
+        rd.atomic_write(self.out / "progress.json", lambda f: f.write(text.encode()))
+        return total
 
     def close(self) -> None:
         if self.sinks is not None:
@@ -130,7 +146,7 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     runs = len(result.points.labels) * config.run.seeds
     extra = {"finished": result.finished, "compile_seconds": round(result.compile_seconds, 2),
              "run_seconds_this_process": round(result.run_seconds, 2),
-             "steps_this_process": steps}
+             "steps_this_process": steps, "run_seconds_total": observer.save_progress(result)}
     summary = summary_of(kind, config, _as_run_metrics(result), extra)
     rd.save_summary(out, summary)
     figures = kind.figures(out, config, _as_run_metrics(result), result.points.labels)
@@ -143,7 +159,8 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     return 0
 
 
-RUN_FIELDS = ("finished", "compile_seconds", "run_seconds_this_process", "steps_this_process")
+RUN_FIELDS = ("finished", "compile_seconds", "run_seconds_this_process", "steps_this_process",
+              "run_seconds_total")
 
 
 def plot_dir(run_dir: Path) -> str:

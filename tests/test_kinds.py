@@ -94,6 +94,12 @@ def test_interrupted_and_resumed_equals_uninterrupted(kind, tiny_config, tmp_pat
     _assert_same_run(tmp_path / "straight", tmp_path / "cut")
     summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert summary["finished"] and summary["kind"] == kind.replace("_episodic", "")
+    first = json.loads((tmp_path / "straight" / "summary.json").read_text())
+    steps = load_metrics(tmp_path / "cut").step
+    # the resumed process counts only its own steps; the whole run's time spans both processes
+    assert summary["steps_this_process"] < first["steps_this_process"] == int(steps[-1]) or \
+        kind == "discrete_sac"
+    assert summary["run_seconds_total"] > summary["run_seconds_this_process"]
     lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
     windows = [json.loads(line)["window"] for line in lines]
     assert windows == list(range(load_metrics(tmp_path / "cut").step.size))

@@ -109,11 +109,16 @@ def command_run(args: argparse.Namespace) -> int:
     data = kind.prepare(first.config)
     prepared = runner.compile_run(kind, first.config, data)
     interrupts.check()
+    replaces = None
     if writer:
-        if len(experiment.parts) == 1:
-            prepare_run_dir(out, kind, experiment.parts[0].config, args.resume, args.overwrite)
-        else:
+        if len(experiment.parts) > 1:
             prepare_parent(out, args.resume, args.overwrite)
+        elif not args.resume and args.overwrite and out.is_dir() and any(out.iterdir()):
+            # The old run stays whole until the new one has its first checkpoint.
+            replaces, out = out, out.with_name(f".{out.name}.jaxcurr-new")
+            clear_for_new_run(out, overwrite=True)
+        else:
+            prepare_run_dir(out, kind, first.config, args.resume, args.overwrite)
     code = 0
     for index, part in enumerate(experiment.parts):
         part_dir = out / part.name if part.name else out
@@ -126,7 +131,8 @@ def command_run(args: argparse.Namespace) -> int:
             data, prepared = kind.prepare(part.config), None
         code = run_part(kind, part.config, data, part_dir, resume, writer, prepared,
                         progress=writer and not args.no_progress, resume_hint=(
-                            f"jaxcurr run {args.experiment} --out {out} --resume"))
+                            f"jaxcurr run {args.experiment} --out {replaces or out} --resume"),
+                        replaces=replaces)
         if code:
             return code
     return code

@@ -8,6 +8,8 @@ summary and figures of any run directory from what it holds, finished or not.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -44,8 +46,9 @@ def summary_of(kind: Kind, config: Any, metrics: rd.RunMetrics, extra: dict) -> 
 class _Writer(Observer):
     """Writes sink lines after every chunk and partial results at every checkpoint."""
 
-    def __init__(self, out: Path, kind: Kind, config: Any):
+    def __init__(self, out: Path, kind: Kind, config: Any, replaces: Path | None = None):
         self.out, self.kind, self.config, self.sinks = out, kind, config, None
+        self.replaces = replaces  # a finished run this one takes the place of at its first save
         self.seconds_before = 0.0  # run time of earlier processes, up to their last checkpoint
 
     def start(self, start_window: int, steps: np.ndarray) -> None:
@@ -81,9 +84,20 @@ class _Writer(Observer):
             self.sinks.write(first_window + w, int(self.steps[first_window + w]), scalars)
         self.sinks.flush()
 
-    def checkpoint(self, result: RunResult) -> None:
+    def checkpoint(self, result: RunResult) -> Path | None:
         save_results(self.out, result)
         self.save_progress(result)
+        if self.replaces is None:
+            return None
+        # The new run has its first checkpoint: it takes the old run's place. Open files (the
+        # sinks) follow the renamed directory; the runner reopens its checkpoint manager.
+        target, self.replaces = self.replaces, None
+        old = target.with_name(f".{target.name}.jaxcurr-old")
+        os.replace(target, old)
+        os.replace(self.out, target)
+        shutil.rmtree(old)
+        self.out = target
+        return target / "checkpoints"
 
     def save_progress(self, result: RunResult) -> float:
         """``progress.json``: the whole run's time up to this checkpoint, over processes."""
@@ -99,10 +113,21 @@ class _Writer(Observer):
             self.sinks.close()
 
 
+def _discard_staging(observer: Observer) -> bool:
+    """Remove a replacement run that never reached its first checkpoint (the old run it was
+    to replace stays as it was); True if there was one."""
+    if getattr(observer, "replaces", None) is None:
+        return False
+    shutil.rmtree(observer.out, ignore_errors=True)
+    return True
+
+
 def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer: bool,
-             prepared: Any, progress: bool, resume_hint: str) -> int:
+             prepared: Any, progress: bool, resume_hint: str, replaces: Path | None = None
+             ) -> int:
     """Run (or resume) one config into ``out`` (``prepared``: its compiled run, or None to
-    compile here); returns the process exit code."""
+    compile here); with ``replaces``, ``out`` is a staging directory that takes the place of
+    that run directory once it has its first checkpoint. Returns the process exit code."""
     from jax.experimental import multihost_utils
 
     from jaxcurr import runner
@@ -120,7 +145,7 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
         (out / MARKER).write_text("run\n")
         rd.save_config_dict(out, kind.to_dict(config))
     multihost_utils.sync_global_devices("jaxcurr run directory ready")
-    observer = _Writer(out, kind, config) if writer else Observer()
+    observer = _Writer(out, kind, config, replaces) if writer else Observer()
     if writer:
         observer.points = runner.make_points(kind, config).labels
     try:
@@ -128,18 +153,26 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
                             resume=resume, progress=progress, observer=observer,
                             prepared=prepared)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: {resume_hint}", file=sys.stderr)
+        if _discard_staging(observer):
+            print("\ninterrupted before the first checkpoint; the previous run is unchanged",
+                  file=sys.stderr)
+        else:
+            print(f"\ninterrupted; continue with: {resume_hint}", file=sys.stderr)
         return 130
     except NonFiniteError as err:
-        if writer and err.result.steps.size:
-            save_results(out, err.result)
+        if not _discard_staging(observer) and writer and err.result.steps.size:
+            save_results(observer.out, err.result)
         print(f"jaxcurr: error: {err}", file=sys.stderr)
         return 3
+    except BaseException:
+        _discard_staging(observer)
+        raise
     finally:
         if writer:
             observer.close()
     if not writer:
         return 0
+    out = observer.out
     save_results(out, result)
     steps = result.steps_this_process
     rate = steps / max(result.run_seconds, 1e-9)

@@ -240,8 +240,9 @@ class Observer:
     def chunk(self, first_window: int, metrics: dict[str, np.ndarray]) -> None:
         """After each chunk: its window metrics ``[points, seeds, windows, ...]``."""
 
-    def checkpoint(self, result: RunResult) -> None:
-        """After each checkpoint: everything so far."""
+    def checkpoint(self, result: RunResult) -> Path | None:
+        """After each checkpoint: everything so far. Returning a path tells the runner that
+        the checkpoint directory was moved there (a replacement run taking its place)."""
 
 
 def _unflatten(tree: dict[str, np.ndarray], points: int) -> dict[str, np.ndarray]:
@@ -306,10 +307,14 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
     manager = None
     history: list[dict[str, np.ndarray]] = []
     start_chunk = 0
-    if checkpoint_dir is not None:
-        manager = ocp.CheckpointManager(
-            Path(checkpoint_dir).absolute(),
+
+    def open_manager(directory: Path) -> ocp.CheckpointManager:
+        return ocp.CheckpointManager(
+            Path(directory).absolute(),
             options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
+
+    if checkpoint_dir is not None:
+        manager = open_manager(checkpoint_dir)
         if resume and manager.latest_step() is not None:
             start_chunk = manager.latest_step()
             abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, state)
@@ -366,7 +371,11 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
             history = [merged]
             manager.save(done, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state), history=ocp.args.StandardSave(merged)))
-            observer.checkpoint(result(done, time.perf_counter() - started, last))
+            moved = observer.checkpoint(result(done, time.perf_counter() - started, last))
+            if moved is not None:
+                manager.wait_until_finished()
+                manager.close()
+                manager = open_manager(moved)
         if last or (stop_after_chunks is not None and done - start_chunk >= stop_after_chunks):
             break
     bar.close()

@@ -159,3 +159,36 @@ def test_plot_says_what_is_damaged(tiny_config, tmp_path, capsys):
     (out / "config.toml").write_text("run = [")
     assert cli.main(["plot", str(out)]) == 2
     assert "config.toml is not valid UTF-8 TOML" in capsys.readouterr().err
+
+
+def test_overwrite_swaps_in_the_new_run_only_at_its_first_checkpoint(tiny_config, tmp_path,
+                                                                     monkeypatch, capsys):
+    from jaxcurr import execution
+    from jaxcurr.run_dir import load_metrics
+
+    path = _write(tmp_path, tiny_config(run={"steps": 20, "log_every": 10}))
+    out = tmp_path / "run"
+    assert cli.main(["run", str(path), "--out", str(out), "--no-progress"]) == 0
+    old = load_metrics(out)["uniform/train_loss"]
+
+    def interrupted(self, start_window, steps):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:  # stopped before its first checkpoint
+        patch.setattr(execution._Writer, "start", interrupted)
+        assert cli.main(["run", str(path), "--out", str(out), "--overwrite", "--no-progress",
+                         "--set", "run.seed=7"]) == 130
+    assert "the previous run is unchanged" in capsys.readouterr().err
+    np.testing.assert_array_equal(load_metrics(out)["uniform/train_loss"], old)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # a replacement that gets going takes the old run's place, and resumes from there
+    more = ["--set", "run.steps=40", "--set", "run.chunk_logs=1",
+            "--set", "run.checkpoint_every=1"]  # checkpoints after the swap go to the new place
+    assert cli.main(["run", str(path), "--out", str(out), "--overwrite", "--no-progress",
+                     "--set", "run.seed=7", *more]) == 0
+    assert sorted(int(p.name) for p in (out / "checkpoints").iterdir())[-1] == 4
+    new = load_metrics(out)["uniform/train_loss"]
+    assert not np.array_equal(new, old) and "seed = 7" in (out / "config.toml").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert cli.main(["run", str(path), "--out", str(out), "--resume", "--no-progress",
+                     "--set", "run.seed=7", *more]) == 0

@@ -148,7 +148,10 @@ def precision(engine: Engine):
 
 def available_bytes() -> int | None:
     """Memory the program may use: the first device's limit, or the host's available RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
+    try:
+        stats = jax.local_devices()[0].memory_stats() or {}
+    except jax.errors.JaxRuntimeError:  # a backend without memory statistics
+        stats = {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
     try:

@@ -22,7 +22,11 @@ SINKS = ("jsonl", "tensorboard", "wandb")
 
 
 class ConfigError(ValueError):
-    """A configuration value is missing, unknown or out of range."""
+    """A configuration value is missing, unknown or out of range. The message is one line:
+    line breaks from user-given names or values are escaped."""
+
+    def __init__(self, message: str):
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def require(ok: bool, field: str, allowed: str, value: Any) -> None:

@@ -46,8 +46,10 @@ def summary_of(kind: Kind, config: Any, metrics: rd.RunMetrics, extra: dict) -> 
 class _Writer(Observer):
     """Writes sink lines after every chunk and partial results at every checkpoint."""
 
-    def __init__(self, out: Path, kind: Kind, config: Any, replaces: Path | None = None):
+    def __init__(self, out: Path, kind: Kind, config: Any, points: list[str],
+                 replaces: Path | None = None):
         self.out, self.kind, self.config, self.sinks = out, kind, config, None
+        self.points = points
         self.replaces = replaces  # a finished run this one takes the place of at its first save
         self.seconds_before = 0.0  # run time of earlier processes, up to their last checkpoint
 
@@ -67,17 +69,16 @@ class _Writer(Observer):
 
     def chunk(self, first_window: int, metrics: dict[str, np.ndarray]) -> None:
         interrupts.check()  # a pending Ctrl-C stops here: before this chunk's checkpoint
-        labels = None
-        for w in range(next(iter(metrics.values())).shape[2]):
+        with warnings.catch_warnings():  # an all-NaN window stays NaN (null)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = {name: np.nanmean(v.reshape(*v.shape[:3], -1), axis=1)  # [P, W, K]
+                     for name, v in metrics.items()}
+        for w in range(next(iter(means.values())).shape[1]):
             scalars = {}
-            for name, values in metrics.items():
-                with warnings.catch_warnings():  # an all-NaN window stays NaN (null)
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    per_point = np.nanmean(values[:, :, w].reshape(values.shape[0],
-                                                                   values.shape[1], -1), axis=1)
-                labels = labels or self.points
-                for p, row in enumerate(per_point):
-                    prefix = f"{labels[p]}/" if len(labels) > 1 else ""
+            for name, values in means.items():
+                for p, label in enumerate(self.points):
+                    prefix = f"{label}/" if len(self.points) > 1 else ""
+                    row = values[p, w]
                     for i, value in enumerate(row):
                         suffix = f"/{i}" if row.size > 1 else ""
                         scalars[f"{prefix}{name}{suffix}"] = float(value)
@@ -145,9 +146,8 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
         (out / MARKER).write_text("run\n")
         rd.save_config_dict(out, kind.to_dict(config))
     multihost_utils.sync_global_devices("jaxcurr run directory ready")
-    observer = _Writer(out, kind, config, replaces) if writer else Observer()
-    if writer:
-        observer.points = runner.make_points(kind, config).labels
+    observer = (_Writer(out, kind, config, prepared.points.labels, replaces) if writer
+                else Observer())
     try:
         result = runner.run(kind, config, data, checkpoint_dir=out / "checkpoints",
                             resume=resume, progress=progress, observer=observer,

@@ -85,7 +85,7 @@ def build(values: dict, overrides: list[str] = ()) -> Experiment:
     kind = kind_of(apply_overrides(values, list(overrides)))
     built = []
     for name, sets in parts:
-        part_values = apply_overrides(values, [f"{k}={_toml(v)}" for k, v in sets.items()])
+        part_values = apply_overrides(values, sets)
         part_values = apply_overrides(part_values, list(overrides))
         if name:
             part_values["name"] = f"{part_values.get('name', 'experiment')}/{name}"
@@ -99,10 +99,3 @@ def build(values: dict, overrides: list[str] = ()) -> Experiment:
 def load_experiment(path: str | Path, overrides: list[str] = ()) -> Experiment:
     """Read an experiment file, apply ``--set`` overrides, validate every part."""
     return build(read_toml(path), overrides)
-
-
-def _toml(value: Any) -> str:
-    """A value as TOML text (for re-applying a part's ``set`` as overrides)."""
-    import tomli_w
-
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()

@@ -356,11 +356,13 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
             bar.close()
             r, window, name, value = bad
             first = index * per_chunk
+            saved = manager.latest_step() if manager is not None else None
             message = (f"non-finite {name} ({value:g}) at point {points.labels[r // seeds]!r}, "
                        f"seed {r % seeds}, window {first + window} ({engine.unit} "
-                       f"{all_steps[first + window]}): stopped; the run keeps its last finite "
-                       f"chunk ({done} of {prepared.num_chunks}); set run.allow_nonfinite = "
-                       "true where non-finite values are expected")
+                       f"{all_steps[first + window]}): stopped; the run keeps its metrics up "
+                       f"to chunk {done} of {prepared.num_chunks} and its last checkpoint "
+                       f"(chunk {saved or 0}); set run.allow_nonfinite = true where non-finite "
+                       "values are expected")
             raise NonFiniteError(message, result(done, time.perf_counter() - started, False,
                                                  final=False))
         history.append(host)

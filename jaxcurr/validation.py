@@ -254,17 +254,22 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return path, value
 
 
-def apply_overrides(values: dict, overrides: list[str]) -> dict:
-    """Return a copy of the nested dict with each ``key.path=value`` override applied."""
+def apply_overrides(values: dict, overrides: list[str] | dict[str, Any]) -> dict:
+    """Return a copy of the nested dict with each override applied: ``key.path=value``
+    strings (``--set``; values read as TOML) or a ``{"key.path": value}`` table (a part's
+    ``set``)."""
     out = copy.deepcopy(values)
-    for text in overrides:
-        path, value = parse_override(text)
+    pairs = (overrides.items() if isinstance(overrides, dict)
+             else (parse_override(text) for text in overrides))
+    for key, value in pairs:
+        path = key.split(".") if isinstance(key, str) else key
         node = out
         for depth, part in enumerate(path[:-1]):
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {text}: {'.'.join(path[:depth + 1])} is a value, not "
-                                  "a table; allowed: keys of a table, e.g. run.steps=500")
+                raise ConfigError(f"--set {'.'.join(path)}: {'.'.join(path[:depth + 1])} is a "
+                                  "value, not a table; allowed: keys of a table, e.g. "
+                                  "run.steps=500")
         node[path[-1]] = value
     return out
 

@@ -53,7 +53,11 @@ def measure_run(config_name: str, seeds: int, steps: int, overrides: list[str]) 
         jax.device_get(metrics)
     seconds = time.perf_counter() - started
     flops = flops_per_chunk * prepared.num_chunks
+    sizes = [data.x_train.shape[-1], *config.student.hidden, config.data.num_classes]
     return {"seeds": seeds, "steps": steps, "methods": len(config.run.methods),
+            "batch_size": config.run.batch_size,
+            "student_parameters": sum((a + 1) * b
+                                      for a, b in zip(sizes[:-1], sizes[1:], strict=True)),
             "compile_s": prepared.compile_seconds, "run_s": seconds,
             "seed_steps_per_s": seeds * steps / seconds,
             "matmul_flops": flops, "flops_per_s": flops / seconds,

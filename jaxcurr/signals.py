@@ -9,7 +9,9 @@ or later an RL actor) and ``batch`` is a pytree with a leading batch axis.
   gradient and ``m, v`` Adam's moments. Since ``g_b . u`` for a fixed ``u = m / v`` is the
   directional derivative of sample b's loss along ``u``, ONE forward-mode JVP of the per-sample
   loss vector gives every sample's value, with no per-sample gradients.
-- ``gradient_norm``: ``r_b = ||g_b||_2`` from explicit per-sample gradients.
+- ``gradient_norm``: ``r_b = ||g_b||_2``; for Flax Dense students from one batched backward
+  pass (``||x_b delta_b^T||^2 = |x_b|^2 |delta_b|^2``, Goodfellow 2015), else from explicit
+  per-sample gradients (:mod:`jaxcurr.per_sample_norms`).
 - ``loss`` (curiosity): ``r_b = loss_b``.
 - ``uniform``: zeros (no teacher).
 """
@@ -23,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxcurr.per_sample_norms import METHODS, per_sample_grad_norms
 from jaxcurr.transforms import find_state
 
 Signal = Callable[[Callable, Any, Any, Any], jax.Array]
@@ -87,25 +90,19 @@ def momentum_correlation(
     return signal
 
 
-def per_sample_gradients(loss_fn: Callable, params: Any, batch: Any) -> Any:
-    """Explicit per-sample gradients (leading batch axis on every leaf), by vmap of grad."""
+def gradient_norm(method: str = "auto") -> Signal:
+    """Signal ``||g_b||_2``: the global L2 norm of each sample's loss gradient.
 
-    def one(sample):
-        single = jax.tree_util.tree_map(lambda x: x[None], sample)
-        return jax.grad(lambda p: loss_fn(p, single)[0])(params)
-
-    return jax.vmap(one)(batch)
-
-
-def gradient_norm() -> Signal:
-    """Signal ``||g_b||_2``: the global L2 norm of each sample's loss gradient."""
+    ``method`` as in :func:`jaxcurr.per_sample_norms.per_sample_grad_norms`: ``"auto"`` takes
+    the one-backward-pass identity ``|x_b|^2 |delta_b|^2`` for Flax Dense models and explicit
+    per-sample gradients otherwise.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method: got {method!r}; allowed: {', '.join(METHODS)}")
 
     def signal(loss_fn, params, batch, opt_state):
         del opt_state
-        grads = per_sample_gradients(loss_fn, params, batch)
-        squares = [jnp.sum(jnp.square(g).reshape(g.shape[0], -1), axis=1)
-                   for g in jax.tree_util.tree_leaves(grads)]
-        return jnp.sqrt(sum(squares))
+        return per_sample_grad_norms(loss_fn, params, batch, method)
 
     return signal
 

@@ -5,7 +5,8 @@ Every seed's student and teacher are stacked along a leading axis
 ``functional_call``; gradients come from ``torch.func.grad`` of the sum over seeds of each
 seed's loss (seeds are independent, so each seed gets its own gradient), Adam is written
 functionally over the stacked tensors with ``torch._foreach_*`` ops, and the signals are the
-shared ones of ``common`` (per-sample gradients under a nested vmap; the momentum correlation
+shared ones of ``common`` (per-sample gradient norms by the one-backward-pass identity, as
+jaxcurr computes them, so both sides run the same algorithm; the momentum correlation
 as one JVP of all seeds' per-sample losses along the stacked ``u``). Methods run one after
 another each step, as in the JAX engine. Random draws (tasks, images, labels) happen outside
 the learning update, which ``torch.compile`` compiles (``compile=True``, the default: it was
@@ -91,7 +92,7 @@ class Learner:
         if self.signal == "loss":
             return losses
         if self.signal == "gradient_norm":
-            return vmap(functools.partial(common.gradient_norms, self.student_base))(
+            return vmap(functools.partial(common.ghost_gradient_norms, self.student_base))(
                 state.student, x, y)
         if self.signal == "momentum_correlation":
             names = list(state.student)

@@ -13,7 +13,8 @@ REINFORCE teacher steps on the rewards. Every function here accepts extra leadin
 Signals, with ``g_b`` sample b's loss gradient and ``m, v`` Adam's moments:
 ``momentum_correlation`` ``r_b = |sum_i g_{b,i} u_i|``, ``u = m / (v + eps)`` (or
 ``m / (sqrt(v) + eps)``), as one ``torch.func.jvp`` of the per-sample loss vector along ``u``;
-``gradient_norm`` ``r_b = ||g_b||_2`` by ``vmap(grad)``; ``loss`` (curiosity) ``r_b = loss_b``.
+``gradient_norm`` ``r_b = ||g_b||_2`` by ``vmap(grad)`` (paper-style) or the one-backward-pass
+identity (vectorised); ``loss`` (curiosity) ``r_b = loss_b``.
 """
 
 from __future__ import annotations
@@ -180,7 +181,8 @@ def per_sample_losses(model: nn.Module, params: dict, x: torch.Tensor,
 
 def gradient_norms(model: nn.Module, params: dict, x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
-    """``||g_b||_2`` of every sample's loss gradient, from ``vmap(grad)`` per-sample grads."""
+    """``||g_b||_2`` of every sample's loss gradient, from ``vmap(grad)`` per-sample grads
+    (what the authors' per-sample-gradient code computes)."""
 
     def one(p, xb, yb):
         return per_sample_losses(model, p, xb[None], yb[None])[0]
@@ -188,6 +190,31 @@ def gradient_norms(model: nn.Module, params: dict, x: torch.Tensor,
     grads = vmap(grad(one), in_dims=(None, 0, 0))(params, x, y)
     norms = [torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads.values()]
     return torch.linalg.vector_norm(torch.stack(norms), dim=0)
+
+
+def ghost_gradient_norms(model: MLP, params: dict, x: torch.Tensor,
+                         y: torch.Tensor) -> torch.Tensor:
+    """The same norms from one backward pass: ``sum_layers (|x_b|^2 + 1) |delta_b|^2`` with
+    ``delta_b`` each Linear's output cotangent (Goodfellow 2015), as jaxcurr's ghost path."""
+    children = list(model.named_children())
+
+    def total(perturbations):
+        h, inputs, pending = x, [], iter(perturbations)
+        for name, layer in children:
+            if isinstance(layer, nn.Linear):
+                inputs.append(h)
+                h = F.linear(h, params[f"{name}.weight"], params[f"{name}.bias"])
+                h = h + next(pending)
+            else:
+                h = layer(h)
+        return F.cross_entropy(h, y, reduction="sum"), inputs
+
+    zeros = [x.new_zeros(x.shape[0], layer.out_features)
+             for _, layer in children if isinstance(layer, nn.Linear)]
+    deltas, inputs = grad(total, has_aux=True)(zeros)
+    squares = [(h.square().sum(-1) + 1) * d.square().sum(-1)
+               for h, d in zip(inputs, deltas, strict=True)]
+    return torch.stack(squares).sum(0).sqrt()
 
 
 def momentum_direction(m: dict, v: dict, step: float, signal: SignalConfig, b1: float,

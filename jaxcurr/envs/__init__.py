@@ -8,9 +8,15 @@
   by default, the authors' code's by :func:`authors_code_params`. Its ``EnvParams``,
   ``EnvState`` and ``register_gymnax`` are exported here as :class:`FourRoomsParams`,
   :class:`FourRoomsState` and :func:`register_four_rooms`.
+* :class:`PointMaze` (module :mod:`jaxcurr.envs.point_maze`): gymnasium-robotics' PointMaze
+  (``PointMaze_OpenDense-v3`` and the u_maze, medium and large maps) with MuJoCo's ball and
+  wall physics written by hand (:mod:`jaxcurr.envs.point_maze_physics`); :func:`reset_to_cells`
+  starts an episode from given goal and reset cells, :func:`free_cells` lists a map's cells.
+  Its ``EnvParams``, ``EnvState`` and ``register_gymnax`` are exported as
+  :class:`PointMazeParams`, :class:`PointMazeState` and :func:`register_point_maze`.
 """
 
-from jaxcurr.envs import four_rooms
+from jaxcurr.envs import four_rooms, point_maze
 from jaxcurr.envs.four_rooms import EnvParams as FourRoomsParams
 from jaxcurr.envs.four_rooms import EnvState as FourRoomsState
 from jaxcurr.envs.four_rooms import (
@@ -22,6 +28,10 @@ from jaxcurr.envs.four_rooms import (
     transition_table,
 )
 from jaxcurr.envs.four_rooms import register_gymnax as register_four_rooms
+from jaxcurr.envs.point_maze import EnvParams as PointMazeParams
+from jaxcurr.envs.point_maze import EnvState as PointMazeState
+from jaxcurr.envs.point_maze import PointMaze, free_cells, reset_to_cells
+from jaxcurr.envs.point_maze import register_gymnax as register_point_maze
 from jaxcurr.envs.tabular_mdp import (
     EnvParams,
     EnvState,
@@ -39,17 +49,24 @@ __all__ = [
     "FourRooms",
     "FourRoomsParams",
     "FourRoomsState",
+    "PointMaze",
+    "PointMazeParams",
+    "PointMazeState",
     "TabularMDP",
     "TabularMDPEnv",
     "TransitionTable",
     "authors_code_params",
     "four_rooms",
+    "free_cells",
     "load_tabular_mdp",
     "make_tabular_mdp",
     "optimal_discounted_return",
+    "point_maze",
     "policy_discounted_return",
     "register_four_rooms",
     "register_gymnax",
+    "register_point_maze",
+    "reset_to_cells",
     "task_names",
     "transition_table",
 ]

@@ -124,12 +124,15 @@ def _squared_layer_norms(x: jax.Array, d: jax.Array, use_bias: bool) -> jax.Arra
     return kernel
 
 
-def ghost_grad_norms(loss_fn: Callable, params: Any, batch: Any,
-                     calls: list[DenseCall]) -> jax.Array:
-    """Per-sample gradient L2 norms ``[B]`` from one backward pass (module docstring)."""
+def ghost_step(loss_fn: Callable, params: Any, batch: Any, calls: list[DenseCall]
+               ) -> tuple[jax.Array, Any, jax.Array]:
+    """``(mean loss, its gradient, per-sample gradient norms [B])`` from ONE forward and ONE
+    backward pass: the gradient of ``sum_b l_b`` with respect to the parameters and to zero
+    perturbations of every Dense output at once (the training step's gradient is the
+    parameter part over B; the norms come from the perturbation part, module docstring)."""
     zeros = [jnp.zeros(c.output.shape, c.output.dtype) for c in calls]
 
-    def total_loss(perturbations):
+    def total_loss(p, perturbations):
         inputs: list[jax.Array] = []
         pending = iter(perturbations)
 
@@ -141,13 +144,22 @@ def ghost_grad_norms(loss_fn: Callable, params: Any, batch: Any,
             return out
 
         with nn.intercept_methods(tap):
-            losses = loss_fn(params, batch)
-        return jnp.sum(losses), inputs
+            losses = loss_fn(p, batch)
+        return jnp.sum(losses), (losses, inputs)
 
-    cotangents, inputs = jax.grad(total_loss, has_aux=True)(zeros)
+    (_, (losses, inputs)), (grads, cotangents) = jax.value_and_grad(
+        total_loss, argnums=(0, 1), has_aux=True)(params, zeros)
+    size = losses.shape[0]
     squares = sum(_squared_layer_norms(x, d, c.use_bias)
                   for x, d, c in zip(inputs, cotangents, calls, strict=True))
-    return jnp.sqrt(squares)
+    return jnp.mean(losses), jax.tree.map(lambda g: g / size, grads), jnp.sqrt(squares)
+
+
+def ghost_grad_norms(loss_fn: Callable, params: Any, batch: Any,
+                     calls: list[DenseCall]) -> jax.Array:
+    """Per-sample gradient L2 norms ``[B]`` from one backward pass (module docstring); the
+    unused parameter gradient is dropped by XLA."""
+    return ghost_step(loss_fn, params, batch, calls)[2]
 
 
 def per_sample_gradients(loss_fn: Callable, params: Any, batch: Any) -> Any:

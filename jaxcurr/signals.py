@@ -18,6 +18,7 @@ or later an RL actor) and ``batch`` is a pytree with a leading batch axis.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +26,25 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxcurr.per_sample_norms import METHODS, per_sample_grad_norms
+from jaxcurr.per_sample_norms import METHODS, ghost_calls, ghost_step, per_sample_grad_norms
 from jaxcurr.transforms import find_state
 
-Signal = Callable[[Callable, Any, Any, Any], jax.Array]
+
+@dataclasses.dataclass(frozen=True)
+class Signal:
+    """A teacher reward: call it as ``signal(loss_fn, params, batch, opt_state) -> [B]``.
+
+    ``with_step(loss_fn, params, batch) -> (mean loss, its gradient, rewards)`` or ``None``:
+    when the rewards come out of the student's own training forward/backward pass (the loss;
+    the gradient norms by the one-pass identity), the training step takes all three from it
+    instead of running the student twice. ``None`` (attribute or result): compute apart.
+    """
+
+    rewards: Callable[[Callable, Any, Any, Any], jax.Array]
+    with_step: Callable[[Callable, Any, Any], tuple | None] | None = None
+
+    def __call__(self, loss_fn: Callable, params: Any, batch: Any, opt_state: Any) -> jax.Array:
+        return self.rewards(loss_fn, params, batch, opt_state)
 
 
 def find_adam_state(opt_state: Any) -> optax.ScaleByAdamState:
@@ -87,7 +103,7 @@ def momentum_correlation(
         _, dots = jax.jvp(lambda p: loss_fn(p, batch), (params,), (u,))
         return jnp.abs(dots)
 
-    return signal
+    return Signal(signal)
 
 
 def gradient_norm(method: str = "auto") -> Signal:
@@ -104,7 +120,11 @@ def gradient_norm(method: str = "auto") -> Signal:
         del opt_state
         return per_sample_grad_norms(loss_fn, params, batch, method)
 
-    return signal
+    def with_step(loss_fn, params, batch):
+        calls = None if method == "vmap" else ghost_calls(loss_fn, params, batch)
+        return None if calls is None else ghost_step(loss_fn, params, batch, calls)
+
+    return Signal(signal, with_step)
 
 
 def loss() -> Signal:
@@ -114,7 +134,15 @@ def loss() -> Signal:
         del opt_state
         return loss_fn(params, batch)
 
-    return signal
+    def with_step(loss_fn, params, batch):
+        def mean_loss(p):
+            losses = loss_fn(p, batch)
+            return jnp.mean(losses), losses
+
+        (mean, losses), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
+        return mean, grads, losses
+
+    return Signal(signal, with_step)
 
 
 def uniform() -> Signal:
@@ -124,7 +152,7 @@ def uniform() -> Signal:
         del loss_fn, params, opt_state
         return jnp.zeros(jax.tree_util.tree_leaves(batch)[0].shape[0], jnp.float32)
 
-    return signal
+    return Signal(signal)
 
 
 SIGNALS: dict[str, Callable[..., Signal]] = {

@@ -38,6 +38,16 @@ def ppo_values(algo, **run):
                     **run}}
 
 
+def start_curriculum_values(**run):
+    return {"name": "maze", "kind": "initial_state_curriculum",
+            "methods": {"names": ["no_teacher", "sum_norm"]},
+            "sac": {"hidden": [16], "batch_size": 16, "random_steps": 100,
+                    "learning_starts": 350, "buffer_size": 1000},
+            "teacher": {"hidden": [8], "episodes_per_trajectory": 2},
+            "run": {"seeds": 2, "total_steps": 1200, "eval_every": 300, "eval_episodes": 2,
+                    "chunk_logs": 2, "checkpoint_every": 1, **run}}
+
+
 def _write(tmp_path, values, name="exp.toml"):
     path = tmp_path / name
     path.write_bytes(tomli_w.dumps(values).encode())
@@ -75,6 +85,7 @@ KINDS = {
     "discrete_sac": lambda tiny: sac_values(),
     "ppo": lambda tiny: ppo_values("ppo"),
     "ppo_episodic": lambda tiny: ppo_values("ppo_episodic"),
+    "initial_state_curriculum": lambda tiny: start_curriculum_values(),
 }
 
 

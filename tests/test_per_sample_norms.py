@@ -143,3 +143,18 @@ def test_ghost_path_builds_no_per_sample_gradient_buffer():
 def test_gradient_norm_signal_rejects_unknown_method():
     with pytest.raises(ValueError, match="^method: got 'fast'; allowed: auto, ghost, vmap$"):
         signals.gradient_norm("fast")
+
+
+@pytest.mark.parametrize("name", ["loss", "gradient_norm"])
+def test_signals_shared_with_the_training_step_equal_separate_passes(name):
+    """``with_step`` gives the training step's mean loss and gradient and the signal's rewards
+    from one pass; each equals the separately computed value."""
+    loss_fn, params, xy = _classifier(5, (6, 4), 5, 3, 7)
+    signal = signals.SIGNALS[name]()
+    mean, grads, rewards = signal.with_step(loss_fn, params, xy)
+    want_mean, want_grads = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, xy)))(params)
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-6)
+    for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(want_grads), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(rewards, signal(loss_fn, params, xy, None), rtol=1e-5)
+    assert signals.momentum_correlation().with_step is None

@@ -185,11 +185,17 @@ def make_engine(config: Config) -> Engine:
         tasks = teacher.act(state.teacher_state, obs, k_act, batch)
         sample_batch = draw_batch(k_draw, tasks, labels, data, data_cfg.label_mode)
 
-        loss, grads = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, sample_batch)))(
-            state.student_params)
+        shared = signal.with_step and signal.with_step(loss_fn, state.student_params,
+                                                       sample_batch)
+        if shared:  # the rewards come out of the training step's own passes
+            loss, grads, rewards = shared
+        else:
+            loss, grads = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, sample_batch)))(
+                state.student_params)
         updates, opt_state = optimizer.update(grads, state.student_opt_state)
-        moments = opt_state if config.signal.moments == "after" else state.student_opt_state
-        rewards = signal(loss_fn, state.student_params, sample_batch, moments)
+        if not shared:
+            moments = opt_state if config.signal.moments == "after" else state.student_opt_state
+            rewards = signal(loss_fn, state.student_params, sample_batch, moments)
         params = optax.apply_updates(state.student_params, updates)
         teacher_state, _ = teacher.update(state.teacher_state, obs, tasks, rewards)
         new = MethodState(params, opt_state, teacher_state, key)

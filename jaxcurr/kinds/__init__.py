@@ -4,6 +4,8 @@
   (:mod:`jaxcurr.kinds.classifier_curriculum`).
 * ``discrete_sac``: Discrete SAC x Grokfast/GrAdE variants on Four Rooms or any gymnax env
   (:mod:`jaxcurr.kinds.discrete_sac`).
+* ``initial_state_curriculum``: a REINFORCE teacher choosing a SAC student's starts on
+  PointMaze, rewarded by actor-gradient signals (:mod:`jaxcurr.kinds.initial_state_curriculum`).
 * ``ppo``: standard PPO or the paper's episodic PPO x Grokfast/GrAdE variants on any gymnax env
   (:mod:`jaxcurr.kinds.ppo`).
 * ``tabular_pg``: PG / PG-HB / APG / PG-Adam / SPG-NM on the tabular MDPs
@@ -22,6 +24,7 @@ from jaxcurr.kinds.base import Engine, Kind, hyperparameter
 KIND_MODULES = {
     "classifier_curriculum": "jaxcurr.kinds.classifier_curriculum",
     "discrete_sac": "jaxcurr.kinds.discrete_sac",
+    "initial_state_curriculum": "jaxcurr.kinds.initial_state_curriculum",
     "ppo": "jaxcurr.kinds.ppo",
     "tabular_pg": "jaxcurr.kinds.tabular_pg",
 }

@@ -1,0 +1,210 @@
+"""The initial-state curriculum: a SAC student on a maze, a teacher choosing where it starts.
+
+One run (one seed of one method) of the gradient-norm paper's system (NOTES §2), as pure
+functions. Every env step: the student acts (uniform random for the first ``random_steps``),
+the transition goes to a flashbax buffer and, from ``learning_starts`` on, one SAC update runs
+(:mod:`jaxcurr.students.continuous_sac`), its actor gradient feeding the episode's signals
+(:mod:`jaxcurr.rl_signals`). When an episode ends (the maze's 300-step limit: the task is
+continuing, so transitions always bootstrap), the teacher (:mod:`jaxcurr.teachers.initial_state`)
+is rewarded with the chosen signal and picks the next start (``reset_to_cells``); without a
+teacher the env's default reset is used. Optionally the replay buffer is cleared at every
+episode end (the authors' option). A window is ``eval_every`` env steps followed by an
+evaluation: ``eval_episodes`` episodes from the default reset with the actor's mean action.
+
+The method is data, not code: ``Method(teacher, signal)`` with ``teacher`` 0/1 and ``signal``
+an index into :data:`jaxcurr.rl_signals.RL_SIGNALS`, so all methods and seeds are one vmapped
+program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxcurr import rl_signals
+from jaxcurr.envs.point_maze import MazeSetup
+from jaxcurr.students.continuous_sac import (
+    ContinuousSACConfig,
+    Learner,
+    SACFns,
+    Transition,
+    action_bounds,
+    interact,
+    make_continuous_sac,
+    make_replay,
+    mean_action_return,
+)
+from jaxcurr.teachers.initial_state import StartTeacher, StartTeacherState
+
+EPISODE_LOGS = ("return", "success", "goal_distance", "goal_cell", "reset_cell", "end_step",
+                *(f"signal_{name}" for name in rl_signals.RL_SIGNALS))
+UPDATE_MEANS = ("critic_loss", "actor_loss", "entropy")
+
+
+class Method(NamedTuple):
+    """``teacher``: 1.0 with the teacher, 0.0 with default resets; ``signal``: int32 index
+    into ``RL_SIGNALS`` (the teacher's reward)."""
+
+    teacher: jax.Array
+    signal: jax.Array
+
+
+class RunState(NamedTuple):
+    learner: Learner
+    buffer: Any
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    step: jax.Array
+    episodes: jax.Array
+    episode_return: jax.Array
+    start: jax.Array  # [4]: this episode's goal xy and start xy
+    cells: jax.Array  # [2]: this episode's goal and reset cell indices (row-major)
+    grads: rl_signals.EpisodeGradients
+    update_sums: jax.Array  # [len(UPDATE_MEANS) + 1]: sums over the window's updates, count
+    teacher: StartTeacherState
+    teacher_obs: jax.Array
+    raw_action: jax.Array
+    log: dict
+
+
+class Program(NamedTuple):
+    """``init(key, method)``, ``window(state, method) -> (state, metrics)`` and the SAC
+    functions (``sac``)."""
+
+    init: Callable[[jax.Array, Method], RunState]
+    window: Callable[[RunState, Method], tuple[RunState, dict]]
+    sac: SACFns
+
+
+def _cell_index(cell: jax.Array, grid_shape: tuple[int, int]) -> jax.Array:
+    return (cell[0] * grid_shape[1] + cell[1]).astype(jnp.float32)
+
+
+def _start_of(obs: jax.Array) -> jax.Array:
+    """Goal xy and position xy from a flat observation ``[achieved, desired, x, y, vx, vy]``."""
+    return jnp.concatenate([obs[2:4], obs[0:2]])
+
+
+def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTeacher,
+                 total_steps: int, eval_every: int = 5_000, eval_episodes: int = 10,
+                 clear_buffer: bool = False, return_scale: float | None = None) -> Program:
+    """The run's pure functions. ``return_scale`` multiplies the return in the teacher's
+    observation (default ``1 / max_steps``, so it lies in [0, 1] for rewards in [0, 1])."""
+    env, params = maze.env, maze.params
+    low, high = action_bounds(env, params)
+    sac = make_continuous_sac(config, low, high)
+    replay = make_replay(config, total_steps)
+    max_episodes = -(-total_steps // maze.max_steps)
+    scale = 1.0 / maze.max_steps if return_scale is None else return_scale
+
+    def teacher_reset(key, teacher_state: StartTeacherState, method: Method, teacher_obs):
+        """Next start: the teacher's cells, or the default reset without a teacher."""
+        k_act, k_reset = jax.random.split(key)
+        raw, goal_cell, reset_cell = teacher.act(teacher_state, teacher_obs, k_act)
+        obs_t, env_t = maze.reset_to_cells(k_reset, params, goal_cell, reset_cell)
+        obs_d, env_d = env.reset_env(k_reset, params)
+        use = method.teacher > 0.5
+        obs = jnp.where(use, obs_t, obs_d)
+        env_state = jax.tree.map(lambda t, d: jnp.where(use, t, d), env_t, env_d)
+        cells = jnp.stack([_cell_index(goal_cell, maze.grid_shape),
+                           _cell_index(reset_cell, maze.grid_shape)])
+        cells = jnp.where(use, cells, jnp.nan)  # default resets are not on a cell
+        return obs, env_state, raw, cells
+
+    def env_step(state: RunState, method: Method) -> RunState:
+        key, k_step, k_next = jax.random.split(state.key, 3)
+        out = interact(sac, replay, env, params, config, state.learner, state.buffer,
+                       state.env_state, state.obs, state.step, k_step)
+        learner, upd, done = out.learner, out.update, out.done
+        grads = rl_signals.accumulate(state.grads, upd.actor_grads, state.learner.actor_opt,
+                                      out.learning)
+        update_sums = state.update_sums + out.learning.astype(jnp.float32) * jnp.stack(
+            [upd.critic_loss, upd.actor_loss, upd.entropy, jnp.ones([])])
+        episode_return = state.episode_return + out.reward
+
+        # episode end: log, reward the teacher, next start
+        signals = rl_signals.episode_rewards(grads)
+        signal = jnp.stack([signals[n] for n in rl_signals.RL_SIGNALS])[method.signal]
+        teacher_obs = jnp.concatenate([episode_return[None] * scale, state.start])
+        stepped, _ = teacher.observe(state.teacher, state.teacher_obs, state.raw_action, signal)
+        use_teacher = jnp.logical_and(done, method.teacher > 0.5)
+        teacher_state = jax.tree.map(lambda n, o: jnp.where(use_teacher, n, o), stepped,
+                                     state.teacher)
+        next_obs, next_env, raw, cells = teacher_reset(k_next, teacher_state, method,
+                                                       teacher_obs)
+
+        row = {"return": episode_return,
+               "success": jnp.asarray(out.info["success"], jnp.float32),
+               "goal_distance": jnp.linalg.norm(state.start[:2] - state.start[2:]),
+               "goal_cell": state.cells[0], "reset_cell": state.cells[1],
+               "end_step": (state.step + 1).astype(jnp.float32),
+               **{f"signal_{n}": signals[n] for n in rl_signals.RL_SIGNALS}}
+        index = jnp.minimum(state.episodes, max_episodes - 1)
+        log = {k: v.at[index].set(jnp.where(done, row[k], v[index]))
+               for k, v in state.log.items()}
+
+        def pick(new, old):
+            return jax.tree.map(lambda n, o: jnp.where(done, n, o), new, old)
+
+        buffer_state = out.buffer
+        if clear_buffer:
+            buffer_state = buffer_state.replace(
+                current_index=jnp.where(done, 0, buffer_state.current_index),
+                is_full=jnp.logical_and(buffer_state.is_full, ~done))
+        return RunState(
+            learner=learner, buffer=buffer_state, env_state=pick(next_env, out.env_state),
+            obs=pick(next_obs, out.obs), key=key, step=state.step + 1,
+            episodes=state.episodes + done.astype(jnp.int32),
+            episode_return=jnp.where(done, 0.0, episode_return),
+            start=pick(_start_of(next_obs), state.start), cells=pick(cells, state.cells),
+            grads=pick(rl_signals.empty(learner.actor), grads), update_sums=update_sums,
+            teacher=teacher_state, teacher_obs=pick(teacher_obs, state.teacher_obs),
+            raw_action=pick(raw, state.raw_action), log=log)
+
+    def evaluate(actor, key) -> tuple[jax.Array, jax.Array]:
+        """Mean return and final-step success rate of the mean action from default resets."""
+        returns, infos = mean_action_return(sac, env, params, actor, key, eval_episodes,
+                                            maze.max_steps)
+        return jnp.mean(returns), jnp.mean(infos["success"][:, -1].astype(jnp.float32))
+
+    def window(state: RunState, method: Method) -> tuple[RunState, dict]:
+        before = state.episodes
+        state = state._replace(update_sums=jnp.zeros_like(state.update_sums))
+        state = jax.lax.fori_loop(0, eval_every, lambda _, s: env_step(s, method), state)
+        key, k_eval = jax.random.split(state.key)
+        eval_return, eval_success = evaluate(state.learner.actor, k_eval)
+        index = jnp.arange(max_episodes)
+        ended = (index >= before) & (index < state.episodes)
+        count = jnp.sum(ended)
+        metrics = {f"train_{k}": jnp.sum(jnp.where(ended, state.log[k], 0.0)) / count
+                   for k in ("return", "success", "goal_distance",
+                             *(f"signal_{n}" for n in rl_signals.RL_SIGNALS))}
+        updates = state.update_sums[-1]
+        metrics.update({k: state.update_sums[i] / updates for i, k in enumerate(UPDATE_MEANS)})
+        metrics.update(eval_return=eval_return, eval_success=eval_success,
+                       episodes=state.episodes.astype(jnp.float32),
+                       env_steps=state.step.astype(jnp.float32))
+        return state._replace(key=key), metrics
+
+    def init(key: jax.Array, method: Method) -> RunState:
+        k_learner, k_teacher, k_reset, k_run = jax.random.split(key, 4)
+        teacher_state = teacher.init(k_teacher)
+        teacher_obs = jnp.zeros(teacher_state.obs.shape[-1:], jnp.float32)
+        obs, env_state, raw, cells = teacher_reset(k_reset, teacher_state, method, teacher_obs)
+        learner = sac.init(k_learner, obs)
+        example = Transition(obs, low, jnp.zeros([], jnp.float32), jnp.zeros([], jnp.float32),
+                             obs)
+        return RunState(
+            learner=learner, buffer=replay.init(example), env_state=env_state, obs=obs,
+            key=k_run, step=jnp.zeros([], jnp.int32), episodes=jnp.zeros([], jnp.int32),
+            episode_return=jnp.zeros([], jnp.float32), start=_start_of(obs),
+            cells=cells, grads=rl_signals.empty(learner.actor),
+            update_sums=jnp.zeros((len(UPDATE_MEANS) + 1,), jnp.float32),
+            teacher=teacher_state, teacher_obs=teacher_obs, raw_action=raw,
+            log={k: jnp.full((max_episodes,), jnp.nan, jnp.float32) for k in EPISODE_LOGS})
+
+    return Program(init, window, sac)

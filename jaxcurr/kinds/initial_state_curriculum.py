@@ -1,0 +1,191 @@
+"""Kind ``initial_state_curriculum``: a teacher picks a SAC student's starts on PointMaze.
+
+The gradient-norm paper's system (``papers/gradient_norm_acl.txt``, NOTES §2) with
+:mod:`jaxcurr.curricula.initial_state`. Methods are the point axis, all in one program:
+
+* ``no_teacher``: the maze's default resets;
+* ``mean_norm``: the teacher rewarded by the mean of per-update actor-gradient norms (reward 1);
+* ``sum_norm``: by ``||sum_t g_t|| / T`` (reward 2, as the paper defines it);
+* ``momentum_correlation``: by the first paper's signal on the actor (not in either paper).
+
+A window is ``run.eval_every`` env steps, then 10 evaluation episodes from the default reset
+with the mean action. Window metrics: ``eval_return``, ``eval_success`` (final-step success
+rate), ``env_steps``, ``episodes`` and the means over the episodes that ended in the window of
+``train_return``, ``train_success``, ``train_goal_distance`` and each signal (NaN when none
+ended), and of the SAC losses over the window's updates (NaN before learning starts). Final
+arrays: the per-episode logs (return, success, goal distance, goal and reset cells, signals).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxcurr.config import (
+    RunSettings,
+    build_experiment,
+    choice,
+    experiment_to_dict,
+    hidden_sizes,
+    require,
+    require_in,
+    require_positive_int,
+)
+from jaxcurr.kinds import initial_state_report as report
+from jaxcurr.kinds.base import Engine, Kind
+from jaxcurr.rl_signals import RL_SIGNALS
+from jaxcurr.students.continuous_sac import ContinuousSACConfig
+
+METHODS = ("no_teacher", *RL_SIGNALS)
+
+
+@dataclasses.dataclass(frozen=True)
+class MazeConfig:
+    """gymnasium-robotics' PointMaze (:mod:`jaxcurr.envs.point_maze`): map, reward, margin."""
+
+    map: str = "open"
+    reward_type: str = "dense"
+    contact_margin: float = 0.002
+
+    def __post_init__(self):
+        from jaxcurr.envs import point_maze
+
+        choice("maze.map", self.map, tuple(point_maze.MAZE_MAPS))
+        choice("maze.reward_type", self.reward_type, ("dense", "sparse"))
+        require_in("maze.contact_margin", self.contact_margin, 0.0, 0.1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherConfig:
+    """The initial-state teacher (:func:`jaxcurr.teachers.initial_state.start_teacher`)."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    learning_rate: float = 5e-3
+    std: float = 0.7
+    episodes_per_trajectory: int = 5
+    baseline_steps: int = 5
+    updates: int = 1
+
+    def __post_init__(self):
+        hidden_sizes("teacher.hidden", self.hidden)
+        require_in("teacher.learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        require_in("teacher.std", self.std, 0.0, 10.0, low_open=True)
+        for name in ("episodes_per_trajectory", "baseline_steps", "updates"):
+            require_positive_int(f"teacher.{name}", getattr(self, name))
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodsConfig:
+    names: tuple[str, ...] = METHODS
+
+    def __post_init__(self):
+        require(isinstance(self.names, tuple) and len(self.names) > 0
+                and set(self.names) <= set(METHODS) and len(set(self.names)) == len(self.names),
+                "methods.names", "distinct names from " + ", ".join(METHODS), self.names)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(RunSettings):
+    """``total_steps`` env steps per run, ``eval_every`` per window, ``eval_episodes`` per
+    evaluation; ``clear_buffer``: empty the replay buffer at every episode end."""
+
+    total_steps: int = 1_000_000
+    eval_every: int = 5_000
+    eval_episodes: int = 10
+    clear_buffer: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("total_steps", "eval_every", "eval_episodes"):
+            require_positive_int(f"run.{name}", getattr(self, name))
+        require(isinstance(self.clear_buffer, bool), "run.clear_buffer", "true or false",
+                self.clear_buffer)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    name: str = "initial_state_curriculum"
+    description: str = ""
+    methods: MethodsConfig = MethodsConfig()
+    maze: MazeConfig = MazeConfig()
+    sac: ContinuousSACConfig = ContinuousSACConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    report: report.ReportConfig = report.ReportConfig()
+    run: RunConfig = RunConfig()
+    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+
+SECTIONS = {"methods": MethodsConfig, "maze": MazeConfig, "sac": ContinuousSACConfig,
+            "teacher": TeacherConfig, "report": report.ReportConfig, "run": RunConfig}
+
+
+def from_dict(values: dict) -> Experiment:
+    return build_experiment(Experiment, SECTIONS, values, "initial_state_curriculum")
+
+
+def to_dict(config: Experiment) -> dict:
+    return experiment_to_dict(config, SECTIONS, "initial_state_curriculum")
+
+
+def build_program(config: Experiment):
+    """The maze and the run's :class:`~jaxcurr.curricula.initial_state.Program`."""
+    from jaxcurr.curricula.initial_state import make_program
+    from jaxcurr.envs import point_maze
+    from jaxcurr.teachers.initial_state import start_teacher
+
+    maze = point_maze.make_maze(config.maze.map, config.maze.reward_type,
+                                config.maze.contact_margin)
+    t = config.teacher
+    teacher = start_teacher(maze.free_cells, maze.grid_shape, hidden=t.hidden,
+                            learning_rate=t.learning_rate, std=t.std,
+                            episodes_per_trajectory=t.episodes_per_trajectory,
+                            baseline_steps=t.baseline_steps, updates=t.updates)
+    r = config.run
+    return make_program(maze, config.sac, teacher, r.total_steps, r.eval_every,
+                        r.eval_episodes, r.clear_buffer)
+
+
+def methods(config: Experiment) -> tuple[list[str], dict]:
+    """``Kind.variants``: method names and their stacked :class:`Method` switches."""
+    names = list(config.methods.names)
+    return names, {"teacher": jnp.array([n != "no_teacher" for n in names], jnp.float32),
+                   "signal": jnp.array([RL_SIGNALS.index(n) if n in RL_SIGNALS else 0
+                                        for n in names], jnp.int32)}
+
+
+def make_engine(config: Experiment) -> Engine:
+    from jaxcurr.curricula.initial_state import Method
+
+    program = build_program(config)
+    windows = math.ceil(config.run.total_steps / config.run.eval_every)
+
+    def method_of(point):
+        return Method(point["variant"]["teacher"], point["variant"]["signal"])
+
+    def init(key, data, point):
+        return program.init(key, method_of(point))
+
+    def run(state, data, point, *, num_windows):
+        return jax.lax.scan(lambda s, _: program.window(s, method_of(point)), state, None,
+                            length=num_windows)
+
+    return Engine(init, run, windows, steps_per_window=config.run.eval_every,
+                  unit="env step", final=lambda state, data, point: state.log,
+                  guard=lambda state: (state.learner, state.teacher),
+                  unguarded=report.UNGUARDED)
+
+
+def prepare(config: Experiment) -> None:
+    """Nothing to load: the maze is built inside the engine."""
+    del config
+
+
+KIND = Kind(
+    name="initial_state_curriculum",
+    description="SAC on PointMaze, a teacher choosing starts by actor-gradient signals",
+    from_dict=from_dict, to_dict=to_dict, prepare=prepare, make_engine=make_engine,
+    variants=methods, summarize=report.summarize, format_summary=report.format_summary,
+    figures=report.figures)

@@ -1,0 +1,177 @@
+"""REINFORCE teacher over a student's initial states: the gradient-norm paper's teacher.
+
+(``papers/gradient_norm_acl.txt``, NOTES §2.) Before each student episode the teacher picks
+where it starts, a goal cell and a reset cell of a maze. Its observation is
+``[return of the episode that just ended, that episode's start (goal xy, reset xy)]``; one
+teacher trajectory is ``k`` student episodes, each rewarded by a gradient signal of the
+student's actor (:mod:`jaxcurr.rl_signals`). After ``k`` episodes:
+
+* returns-to-go with discount 1: ``G_t = sum_{t' >= t} r_t'``;
+* advantages ``A_t = G_t - V(o_t)`` from the learned baseline, normalised
+  ``(A - mean A) / (std A + 1e-8)``;
+* policy: ``updates`` Adam steps on ``-mean_t A_t log N(x_t; mu(o_t), sigma^2)``;
+* baseline: ``baseline_steps`` Adam steps on ``mean_t (V(o_t) - G_t)^2``.
+
+Policy and baseline are 2 x 64 tanh MLPs with Adam 5e-3; the policy's mean is
+``sigmoid(MLP(o))`` with a fixed standard deviation ``sigma = 0.7`` per coordinate (the authors'
+Gaussian). The authors' raw action could name wall cells; here it is always valid:
+:func:`cells_from_action` clips each coordinate to ``[0, 1]`` (the squash), scales it to the
+maze's grid (``row = x_0 H``, ``col = x_1 W`` in cell units, cell ``(i, j)`` centred at
+``(i + 0.5, j + 0.5)``) and takes the nearest free cell's centre (ties: lowest row-major
+index). The REINFORCE likelihood is the raw Gaussian sample's, so the mapping is part of the
+teacher's environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+class TanhMLP(nn.Module):
+    """Tanh hidden layers, linear output of size ``outputs``."""
+
+    hidden: Sequence[int]
+    outputs: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for width in self.hidden:
+            x = nn.tanh(nn.Dense(width)(x))
+        return nn.Dense(self.outputs)(x)
+
+
+class StartTeacherState(NamedTuple):
+    """Networks, optimiser states and the current trajectory (``filled`` of ``k`` steps)."""
+
+    policy: Any
+    policy_opt: Any
+    baseline: Any
+    baseline_opt: Any
+    obs: jax.Array  # [k, obs_dim]
+    actions: jax.Array  # [k, 4] raw Gaussian samples
+    rewards: jax.Array  # [k]
+    filled: jax.Array  # int32
+
+
+class StartTeacher(NamedTuple):
+    """``init(key)``; ``act(state, obs, key) -> (raw [4], goal_cell [2], reset_cell [2])``;
+    ``observe(state, obs, raw, reward) -> (state, info)`` (records one step, updates after
+    ``k``); ``mean(state, obs)`` the policy's mean in ``[0, 1]^4``."""
+
+    init: Callable[[jax.Array], StartTeacherState]
+    act: Callable[..., tuple[jax.Array, jax.Array, jax.Array]]
+    observe: Callable[..., tuple[StartTeacherState, dict]]
+    mean: Callable[[StartTeacherState, jax.Array], jax.Array]
+
+
+def cells_from_action(raw: jax.Array, free_cells: np.ndarray, grid_shape: tuple[int, int]
+                      ) -> tuple[jax.Array, jax.Array]:
+    """``(goal_cell, reset_cell)``, int32 ``(row, col)`` free cells for a raw action ``[4]``."""
+    cells = jnp.asarray(free_cells, jnp.int32)
+    centres = cells.astype(jnp.float32) + 0.5
+    size = jnp.asarray(grid_shape, jnp.float32)
+
+    def nearest(x):
+        point = jnp.clip(x, 0.0, 1.0) * size
+        return cells[jnp.argmin(jnp.sum((centres - point) ** 2, axis=-1))]
+
+    return nearest(raw[:2]), nearest(raw[2:])
+
+
+def returns_to_go(rewards: jax.Array) -> jax.Array:
+    """``G_t = sum_{t' >= t} r_t'`` (discount 1)."""
+    return jnp.cumsum(rewards[::-1])[::-1]
+
+
+def normalized_advantages(returns: jax.Array, values: jax.Array) -> jax.Array:
+    """``(A - mean A) / (std A + 1e-8)`` with ``A = G - V``."""
+    advantages = returns - values
+    return (advantages - jnp.mean(advantages)) / (jnp.std(advantages) + 1e-8)
+
+
+def gaussian_log_prob(x: jax.Array, mean: jax.Array, std: float) -> jax.Array:
+    """``sum_j log N(x_j; mean_j, std^2)``."""
+    z = (x - mean) / std
+    return jnp.sum(-0.5 * z**2 - jnp.log(std) - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
+
+
+def start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int], obs_dim: int = 5,
+                  hidden: Sequence[int] = (64, 64), learning_rate: float = 5e-3,
+                  std: float = 0.7, episodes_per_trajectory: int = 5,
+                  baseline_steps: int = 5, updates: int = 1) -> StartTeacher:
+    """The teacher of the module docstring for a maze's ``free_cells`` ``[K, 2]``."""
+    for name, value in (("episodes_per_trajectory", episodes_per_trajectory),
+                        ("baseline_steps", baseline_steps), ("updates", updates)):
+        if not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"teacher.{name}: got {value!r}; allowed: an integer >= 1")
+    if not std > 0:
+        raise ValueError(f"teacher.std: got {std!r}; allowed: a positive number")
+    k = episodes_per_trajectory
+    policy_net, baseline_net = TanhMLP(tuple(hidden), 4), TanhMLP(tuple(hidden), 1)
+    tx = optax.adam(learning_rate)
+
+    def init(key: jax.Array) -> StartTeacherState:
+        k_policy, k_baseline = jax.random.split(key)
+        example = jnp.zeros((obs_dim,), jnp.float32)
+        policy = policy_net.init(k_policy, example)
+        baseline = baseline_net.init(k_baseline, example)
+        return StartTeacherState(policy, tx.init(policy), baseline, tx.init(baseline),
+                                 jnp.zeros((k, obs_dim), jnp.float32),
+                                 jnp.zeros((k, 4), jnp.float32), jnp.zeros((k,), jnp.float32),
+                                 jnp.zeros([], jnp.int32))
+
+    def mean(state: StartTeacherState, obs: jax.Array) -> jax.Array:
+        return jax.nn.sigmoid(policy_net.apply(state.policy, obs))
+
+    def act(state: StartTeacherState, obs: jax.Array, key: jax.Array):
+        raw = mean(state, obs) + std * jax.random.normal(key, (4,))
+        goal, reset = cells_from_action(raw, free_cells, grid_shape)
+        return raw, goal, reset
+
+    def learn(state: StartTeacherState) -> tuple[StartTeacherState, dict]:
+        returns = returns_to_go(state.rewards)
+        values = baseline_net.apply(state.baseline, state.obs)[:, 0]
+        advantages = jax.lax.stop_gradient(normalized_advantages(returns, values))
+
+        def policy_loss(params):
+            means = jax.nn.sigmoid(policy_net.apply(params, state.obs))
+            return -jnp.mean(advantages * gaussian_log_prob(state.actions, means, std))
+
+        def policy_step(carry, _):
+            params, opt = carry
+            loss, grads = jax.value_and_grad(policy_loss)(params)
+            step, opt = tx.update(grads, opt, params)
+            return (optax.apply_updates(params, step), opt), loss
+
+        def baseline_step(carry, _):
+            params, opt = carry
+            loss, grads = jax.value_and_grad(
+                lambda p: jnp.mean((baseline_net.apply(p, state.obs)[:, 0] - returns) ** 2))(
+                params)
+            step, opt = tx.update(grads, opt, params)
+            return (optax.apply_updates(params, step), opt), loss
+
+        (policy, policy_opt), p_losses = jax.lax.scan(
+            policy_step, (state.policy, state.policy_opt), None, length=updates)
+        (baseline, baseline_opt), b_losses = jax.lax.scan(
+            baseline_step, (state.baseline, state.baseline_opt), None, length=baseline_steps)
+        new = state._replace(policy=policy, policy_opt=policy_opt, baseline=baseline,
+                             baseline_opt=baseline_opt, filled=jnp.zeros([], jnp.int32))
+        return new, {"policy_loss": p_losses[0], "baseline_loss": b_losses[0]}
+
+    def observe(state: StartTeacherState, obs: jax.Array, raw: jax.Array, reward: jax.Array):
+        i = state.filled
+        state = state._replace(obs=state.obs.at[i].set(obs), actions=state.actions.at[i].set(raw),
+                               rewards=state.rewards.at[i].set(reward), filled=i + 1)
+        nan = jnp.full([], jnp.nan, jnp.float32)
+        return jax.lax.cond(state.filled == k, learn,
+                            lambda s: (s, {"policy_loss": nan, "baseline_loss": nan}), state)
+
+    return StartTeacher(init, act, observe, mean)

@@ -1,0 +1,68 @@
+"""The initial-state curriculum program (PointMaze + SAC + start teacher), CI-sized: every
+start the teacher picks is a free cell and matches where the episode began; the default reset
+is used without a teacher; signals are zero before learning starts and positive after; the
+window metrics agree with the per-episode logs."""
+
+import jax
+import numpy as np
+import pytest
+
+from jaxcurr.curricula.initial_state import Method
+from jaxcurr.envs import point_maze
+from jaxcurr.kinds import initial_state_curriculum as kind
+from jaxcurr.rl_signals import RL_SIGNALS
+from tests.test_kinds import start_curriculum_values
+
+
+@pytest.fixture(scope="module")
+def finished():
+    values = start_curriculum_values()
+    values["methods"]["names"] = list(kind.METHODS)
+    config = kind.from_dict(values)
+    program = kind.build_program(config)
+    names, switches = kind.methods(config)
+    methods = Method(switches["teacher"], switches["signal"])
+    keys = jax.random.split(jax.random.PRNGKey(0), len(names))
+    state = jax.jit(jax.vmap(program.init))(keys, methods)
+    window = jax.jit(jax.vmap(program.window))
+    windows = []
+    for _ in range(4):
+        state, metrics = window(state, methods)
+        windows.append(jax.device_get(metrics))
+    return config, names, jax.device_get(state), windows
+
+
+def test_teacher_starts_are_free_cells_and_default_resets_are_not_on_cells(finished):
+    config, names, state, _ = finished
+    grid = point_maze.maze_map(config.maze.map)
+    for m, name in enumerate(names):
+        n = int(state.episodes[m])
+        assert n == 1200 // 300
+        for key in ("goal_cell", "reset_cell"):
+            cells = state.log[key][m, :n]
+            if name == "no_teacher":
+                assert np.all(np.isnan(cells))
+            else:
+                rows, cols = np.divmod(cells.astype(int), grid.shape[1])
+                assert np.all(grid[rows, cols] == 0)
+        # the logged goal distance is that of the episode's actual start (within the noise)
+        distance = state.log["goal_distance"][m, :n]
+        assert np.all((distance >= 0) & (distance < np.hypot(*grid.shape)))
+
+
+def test_signals_zero_before_learning_and_positive_after(finished):
+    _, names, state, _ = finished
+    end = state.log["end_step"]
+    for signal in RL_SIGNALS:
+        values = state.log[f"signal_{signal}"]
+        assert np.all(values[:, 0] == 0.0)  # episode 1 ends at step 300 < learning_starts
+        assert np.all(values[:, 1:4] > 0) and np.all(end[:, 1:4] > 350)
+
+
+def test_window_metrics_match_episode_logs(finished):
+    _, names, state, windows = finished
+    for w, metrics in enumerate(windows):
+        assert np.all(metrics["env_steps"] == 300 * (w + 1))
+        np.testing.assert_allclose(metrics["train_return"], state.log["return"][:, w], rtol=1e-6)
+        assert np.all((metrics["eval_success"] >= 0) & (metrics["eval_success"] <= 1))
+        assert np.all(metrics["eval_return"] > 0)  # dense reward exp(-d) > 0

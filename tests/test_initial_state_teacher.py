@@ -1,0 +1,96 @@
+"""The initial-state teacher: valid starts only, and its REINFORCE and baseline updates against
+a hand computation of the output-bias gradients and Adam's first step."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxcurr.teachers import initial_state as ist
+
+# a U-shaped maze: walls everywhere except row 1, row 3 and column 1 (rows 1-3)
+GRID = np.ones((5, 5), np.int32)
+GRID[1, 1:4] = GRID[3, 1:4] = GRID[1:4, 1] = 0
+FREE = np.argwhere(GRID == 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=4, max_size=4))
+def test_any_action_maps_to_the_nearest_free_cell(raw):
+    goal, reset = ist.cells_from_action(jnp.asarray(raw, jnp.float32), FREE, GRID.shape)
+    for cell, x in ((goal, raw[:2]), (reset, raw[2:])):
+        assert GRID[tuple(np.asarray(cell))] == 0
+        point = np.clip(np.asarray(x, np.float32), 0, 1) * np.array(GRID.shape, np.float32)
+        distances = np.sum((FREE + 0.5 - point) ** 2, axis=1)
+        assert np.sum((np.asarray(cell) + 0.5 - point) ** 2) == pytest.approx(
+            distances.min(), abs=1e-4)
+
+
+def test_returns_to_go_and_normalised_advantages():
+    rewards = jnp.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(ist.returns_to_go(rewards), [7.0, 6.0, 4.0])
+    adv = np.asarray(ist.normalized_advantages(jnp.array([7.0, 6.0, 4.0]),
+                                               jnp.array([1.0, 1.0, 1.0])))
+    a = np.array([6.0, 5.0, 3.0])
+    np.testing.assert_allclose(adv, (a - a.mean()) / (a.std() + 1e-8), rtol=1e-6)
+
+
+def _np_mlp(params, x):
+    p = params["params"]
+    h = np.tanh(x @ np.asarray(p["Dense_0"]["kernel"]) + np.asarray(p["Dense_0"]["bias"]))
+    h = np.tanh(h @ np.asarray(p["Dense_1"]["kernel"]) + np.asarray(p["Dense_1"]["bias"]))
+    return h @ np.asarray(p["Dense_2"]["kernel"]) + np.asarray(p["Dense_2"]["bias"])
+
+
+def test_reinforce_and_baseline_steps_against_hand_computation():
+    """k = 3 episodes, one policy and one baseline Adam step. Output-bias gradients by hand:
+    policy ``dL/db_j = -mean_t A_t (x_tj - mu_tj) / sigma^2 * mu_tj (1 - mu_tj)``, baseline
+    ``dL/dc = 2 mean_t (V_t - G_t)``; Adam's first step moves a parameter by
+    ``-lr * g / (|g| + 1e-8)``."""
+    lr, std = 5e-3, 0.7
+    teacher = ist.start_teacher(FREE, GRID.shape, hidden=(8, 8), learning_rate=lr, std=std,
+                                episodes_per_trajectory=3, baseline_steps=1, updates=1)
+    state = teacher.init(jax.random.PRNGKey(0))
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(3, 5)).astype(np.float32)
+    rewards = np.array([0.5, 2.0, 1.0], np.float32)
+    raws = []
+    for t in range(3):
+        raw, goal, reset = teacher.act(state, jnp.asarray(obs[t]), jax.random.PRNGKey(10 + t))
+        assert GRID[tuple(np.asarray(goal))] == 0 and GRID[tuple(np.asarray(reset))] == 0
+        raws.append(np.asarray(raw, np.float64))
+        before = state
+        state, info = teacher.observe(state, jnp.asarray(obs[t]), raw, jnp.float32(rewards[t]))
+        if t < 2:  # nothing learned before the trajectory is complete
+            assert int(state.filled) == t + 1 and np.isnan(float(info["policy_loss"]))
+            for a, b in zip(jax.tree.leaves(state.policy), jax.tree.leaves(before.policy),
+                            strict=True):
+                np.testing.assert_array_equal(a, b)
+    assert int(state.filled) == 0
+    x = np.stack(raws)
+    returns = np.cumsum(rewards[::-1])[::-1].astype(np.float64)
+    values = _np_mlp(before.baseline, obs.astype(np.float64))[:, 0]
+    adv = returns - values
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    mu = 1 / (1 + np.exp(-_np_mlp(before.policy, obs.astype(np.float64))))
+    grad_policy_bias = -np.mean(adv[:, None] * (x - mu) / std**2 * mu * (1 - mu), axis=0)
+    grad_baseline_bias = 2 * np.mean(values - returns)
+
+    def moved(new, old):
+        return np.asarray(new["params"]["Dense_2"]["bias"]) - np.asarray(
+            old["params"]["Dense_2"]["bias"])
+
+    np.testing.assert_allclose(moved(state.policy, before.policy),
+                               -lr * grad_policy_bias / (np.abs(grad_policy_bias) + 1e-8),
+                               rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(moved(state.baseline, before.baseline),
+                               [-lr * np.sign(grad_baseline_bias)], rtol=1e-3)
+
+
+@pytest.mark.parametrize("field, value", [("episodes_per_trajectory", 0),
+                                          ("baseline_steps", 1.5), ("updates", -1)])
+def test_bad_teacher_settings_name_the_field(field, value):
+    with pytest.raises(ValueError, match=f"^teacher.{field}: got"):
+        ist.start_teacher(FREE, GRID.shape, **{field: value})

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxcurr.config import hidden_sizes, require
-from jaxcurr.students.sac_learner import polyak_update
+from jaxcurr.students.sac_learner import Learner, Transition, polyak_update
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the actor's log standard deviation is clipped here
 
@@ -138,26 +138,6 @@ def actor_loss(log_prob: jax.Array, q_min: jax.Array, alpha: jax.Array) -> jax.A
 def temperature_loss(log_alpha, log_prob, target_entropy) -> jax.Array:
     """``-mean_B log(alpha) (log pi + H_target)``: alpha grows while entropy < target."""
     return -jnp.mean(log_alpha * (log_prob + target_entropy))
-
-
-class Transition(NamedTuple):
-    """One replay item; ``next_obs`` is the true next observation (before any reset)."""
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    terminated: jax.Array
-    next_obs: jax.Array
-
-
-class Learner(NamedTuple):
-    actor: Any
-    critic: Any
-    target_critic: Any
-    log_alpha: jax.Array
-    actor_opt: Any
-    critic_opt: Any
-    alpha_opt: Any
 
 
 class UpdateInfo(NamedTuple):

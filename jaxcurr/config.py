@@ -47,6 +47,7 @@ LABEL_MODES = ("clean", "curriculum", "noise")
 DATA_SOURCES = ("digits", "npz", "tfds")
 TASKS = ("class", "group")
 BASELINES = ("batch_mean", "ema")
+TEACHER_KINDS = ("reinforce", "exp3s", "learning_progress")
 DENOMINATORS = ("v", "sqrt_v")
 MOMENTS = ("before", "after")
 DEFAULT_GROUPS = ((0,), (1, 2), (3, 4, 5), (6, 7, 8, 9))
@@ -122,18 +123,37 @@ class StudentConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TeacherConfig:
-    """REINFORCE teacher: MLP policy over tasks, Adam, baseline, optional entropy bonus."""
+    """The teacher of every non-uniform method. ``kind``: ``reinforce`` (MLP policy over tasks,
+    Adam, baseline, optional entropy bonus; the first paper's), ``exp3s`` (Graves et al. 2017;
+    ``exp3s_*``) or ``learning_progress`` (fast/slow EMAs of each task's mean reward;
+    ``lp_*``)."""
 
     tasks: str = "class"
+    kind: str = "reinforce"
     hidden: tuple[int, ...] = (32,)
     learning_rate: float = 3e-4
     entropy_coef: float = 0.01
     baseline: str = "batch_mean"
     baseline_decay: float = 0.9
     normalize_advantages: bool = True
+    exp3s_eta: float = 1e-3
+    exp3s_eps: float = 0.05
+    exp3s_alpha: float = 1e-3
+    lp_fast_rate: float = 0.1
+    lp_slow_rate: float = 0.01
+    lp_eps: float = 0.1
 
     def __post_init__(self):
         choice("teacher.tasks", self.tasks, TASKS)
+        choice("teacher.kind", self.kind, TEACHER_KINDS)
+        positive("teacher.exp3s_eta", self.exp3s_eta)
+        for name in ("exp3s_eps", "exp3s_alpha"):
+            require_in(f"teacher.{name}", getattr(self, name), 0, 1, low_open=True,
+                       high_open=True)
+        for name in ("lp_fast_rate", "lp_slow_rate", "lp_eps"):
+            require_in(f"teacher.{name}", getattr(self, name), 0, 1, low_open=True)
+        require(self.lp_slow_rate < self.lp_fast_rate, "teacher.lp_slow_rate",
+                f"a number below teacher.lp_fast_rate ({self.lp_fast_rate})", self.lp_slow_rate)
         hidden_sizes("teacher.hidden", self.hidden)
         positive("teacher.learning_rate", self.learning_rate)
         non_negative("teacher.entropy_coef", self.entropy_coef)

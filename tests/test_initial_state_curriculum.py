@@ -66,3 +66,22 @@ def test_window_metrics_match_episode_logs(finished):
         np.testing.assert_allclose(metrics["train_return"], state.log["return"][:, w], rtol=1e-6)
         assert np.all((metrics["eval_success"] >= 0) & (metrics["eval_success"] <= 1))
         assert np.all(metrics["eval_return"] > 0)  # dense reward exp(-d) > 0
+
+
+@pytest.mark.parametrize("section, key, value, field", [
+    ("methods", "names", ["no_teacher", "loss"], "methods.names"),
+    ("maze", "map", "spiral", "maze.map"),
+    ("maze", "contact_margin", -0.1, "maze.contact_margin"),
+    ("sac", "temperature", -1.0, "sac.temperature"),
+    ("teacher", "std", 0.0, "teacher.std"),
+    ("run", "eval_every", 0, "run.eval_every"),
+])
+def test_bad_settings_are_one_line_naming_the_field(section, key, value, field):
+    from jaxcurr.config import ConfigError
+
+    values = start_curriculum_values()
+    values.setdefault(section, {})[key] = value
+    with pytest.raises(ConfigError) as caught:
+        kind.from_dict(values)
+    message = str(caught.value)
+    assert message.startswith(field) and "\n" not in message and "allowed" in message

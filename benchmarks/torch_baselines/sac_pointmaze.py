@@ -112,7 +112,8 @@ class Teacher:
 
 
 def flat(obs):
-    return np.concatenate([obs["achieved_goal"], obs["desired_goal"], obs["observation"]])
+    return np.concatenate([obs["achieved_goal"], obs["desired_goal"],
+                           obs["observation"]]).astype(np.float32)
 
 
 def run(steps: int, seed: int) -> dict:

@@ -32,7 +32,13 @@ from jaxcurr.config import Config
 from jaxcurr.data import Dataset, Groups, expected_group_loss, label_within_group, make_groups
 from jaxcurr.kinds.base import Engine, hyperparameter
 from jaxcurr.students.classifier import MLPClassifier, per_sample_cross_entropy
-from jaxcurr.teachers import Teacher, reinforce_teacher, uniform_teacher
+from jaxcurr.teachers import (
+    Teacher,
+    exp3s_teacher,
+    learning_progress_teacher,
+    reinforce_teacher,
+    uniform_teacher,
+)
 
 METHOD_SIGNAL = {"uniform": "uniform", "curiosity": "loss",
                  "momentum_correlation": "momentum_correlation", "gradient_norm": "gradient_norm"}
@@ -142,6 +148,12 @@ def make_engine(config: Config) -> Engine:
         def teacher_for(method: str) -> Teacher:
             if method == "uniform":
                 return uniform_teacher(config.num_tasks)
+            if teacher_cfg.kind == "exp3s":
+                return exp3s_teacher(config.num_tasks, teacher_cfg.exp3s_eta,
+                                     teacher_cfg.exp3s_eps, teacher_cfg.exp3s_alpha)
+            if teacher_cfg.kind == "learning_progress":
+                return learning_progress_teacher(config.num_tasks, teacher_cfg.lp_fast_rate,
+                                                 teacher_cfg.lp_slow_rate, teacher_cfg.lp_eps)
             return reinforce_teacher(
                 config.num_tasks, teacher_cfg.hidden,
                 hp("teacher.learning_rate", teacher_cfg.learning_rate),

@@ -136,7 +136,8 @@ def observation(pos, vel, angle, ang_vel, leg_contact) -> jax.Array:
 def shaping(obs) -> jax.Array:
     """``-100 |(o0, o1)| - 100 |(o2, o3)| - 100 |o4| + 10 o6 + 10 o7``."""
     return (-100.0 * jnp.sqrt(obs[0] ** 2 + obs[1] ** 2)
-            - 100.0 * jnp.sqrt(obs[2] ** 2 + obs[3] ** 2) - 100.0 * jnp.abs(obs[4]) + 10.0 * obs[6] + 10.0 * obs[7])
+            - 100.0 * jnp.sqrt(obs[2] ** 2 + obs[3] ** 2)
+            - 100.0 * jnp.abs(obs[4]) + 10.0 * obs[6] + 10.0 * obs[7])
 
 
 def reward(obs, prev_shaping, m_power, s_power, game_over, awake):

@@ -42,7 +42,8 @@ __all__ = [
     "parse_sweep", "positive", "read_toml", "require", "require_in", "require_positive_int",
 ]
 
-METHODS = ("uniform", "curiosity", "momentum_correlation", "gradient_norm")
+DEFAULT_METHODS = ("uniform", "curiosity", "momentum_correlation", "gradient_norm")
+METHODS = (*DEFAULT_METHODS, "prediction_gain", "gradient_prediction_gain")
 LABEL_MODES = ("clean", "curriculum", "noise")
 DATA_SOURCES = ("digits", "npz", "tfds")
 TASKS = ("class", "group")
@@ -180,7 +181,7 @@ class SignalConfig:
 class RunConfig(RunSettings):
     """Length, batch and logging cadence of a classifier run, plus the runner's settings."""
 
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     steps: int = 2000
     batch_size: int = 64
     log_every: int = 20

@@ -1,8 +1,9 @@
 """Per-sample teacher rewards read from a student's gradients and optimizer state.
 
-Every signal has the signature ``signal(loss_fn, params, batch, opt_state) -> rewards [B]``
+Every signal is called as ``signal(loss_fn, params, batch, opt_state) -> rewards [B]``
 where ``loss_fn(params, batch) -> [B]`` gives per-sample losses of any student (a classifier,
-or later an RL actor) and ``batch`` is a pytree with a leading batch axis.
+or later an RL actor) and ``batch`` is a pytree with a leading batch axis; the prediction gain,
+which needs the student's step, is read by ``Signal.after_step`` instead.
 
 - ``momentum_correlation``: ``r_b = | sum_i g_{b,i} m_i / v_i |`` (Blad & Loutfi 2025,
   "Gradient-Momentum Correlation for Intrinsic Exploration"), with ``g_b`` sample b's loss
@@ -12,6 +13,9 @@ or later an RL actor) and ``batch`` is a pytree with a leading batch axis.
 - ``gradient_norm``: ``r_b = ||g_b||_2``; for Flax Dense students from one batched backward
   pass (``||x_b delta_b^T||^2 = |x_b|^2 |delta_b|^2``, Goodfellow 2015), else from explicit
   per-sample gradients (:mod:`jaxcurr.per_sample_norms`).
+- ``gradient_prediction_gain``: ``r_b = ||g_b||^2`` (Graves et al. 2017).
+- ``prediction_gain``: ``r_b = l_b(theta) - l_b(theta')`` across the student's step (Graves
+  et al. 2017); read from the step's result (``Signal.after_step``).
 - ``loss`` (curiosity): ``r_b = loss_b``.
 - ``uniform``: zeros (no teacher).
 """
@@ -38,12 +42,18 @@ class Signal:
     when the rewards come out of the student's own training forward/backward pass (the loss;
     the gradient norms by the one-pass identity), the training step takes all three from it
     instead of running the student twice. ``None`` (attribute or result): compute apart.
+    ``after_step(loss_fn, params, new_params, batch) -> rewards``: a signal read from the
+    step's result (the prediction gain); such a signal has no ``rewards``.
     """
 
-    rewards: Callable[[Callable, Any, Any, Any], jax.Array]
+    rewards: Callable[[Callable, Any, Any, Any], jax.Array] | None
     with_step: Callable[[Callable, Any, Any], tuple | None] | None = None
+    after_step: Callable[[Callable, Any, Any, Any], jax.Array] | None = None
 
     def __call__(self, loss_fn: Callable, params: Any, batch: Any, opt_state: Any) -> jax.Array:
+        if self.rewards is None:
+            raise ValueError("signal: this signal is read from the student's step; allowed: "
+                             "its after_step(loss_fn, params, new_params, batch)")
         return self.rewards(loss_fn, params, batch, opt_state)
 
 
@@ -127,6 +137,31 @@ def gradient_norm(method: str = "auto") -> Signal:
     return Signal(signal, with_step)
 
 
+def gradient_prediction_gain(method: str = "auto") -> Signal:
+    """Graves et al. 2017's gradient prediction gain ``||g_b||^2``: the first-order loss drop
+    of a gradient step on sample b; computed as :func:`gradient_norm`, squared."""
+    norm = gradient_norm(method)
+
+    def signal(loss_fn, params, batch, opt_state):
+        return jnp.square(norm(loss_fn, params, batch, opt_state))
+
+    def with_step(loss_fn, params, batch):
+        shared = norm.with_step(loss_fn, params, batch)
+        return None if shared is None else (*shared[:2], jnp.square(shared[2]))
+
+    return Signal(signal, with_step)
+
+
+def prediction_gain() -> Signal:
+    """Graves et al. 2017's prediction gain: ``l_b(theta) - l_b(theta')``, sample b's loss
+    before minus after the student's step ``theta -> theta'`` on the batch."""
+
+    def after_step(loss_fn, params, new_params, batch):
+        return loss_fn(params, batch) - loss_fn(new_params, batch)
+
+    return Signal(None, after_step=after_step)
+
+
 def loss() -> Signal:
     """Curiosity: the sample's own loss."""
 
@@ -158,6 +193,8 @@ def uniform() -> Signal:
 SIGNALS: dict[str, Callable[..., Signal]] = {
     "momentum_correlation": momentum_correlation,
     "gradient_norm": gradient_norm,
+    "gradient_prediction_gain": gradient_prediction_gain,
+    "prediction_gain": prediction_gain,
     "loss": loss,
     "uniform": uniform,
 }

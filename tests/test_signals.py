@@ -105,3 +105,22 @@ def test_chain_without_adam_is_a_clear_error():
     loss_fn, params, batch, opt_state = _student(6, chain=optax.sgd(1e-2, momentum=0.9))
     with pytest.raises(ValueError, match="scale_by_adam"):
         signals.momentum_correlation()(loss_fn, params, batch, opt_state)
+
+
+def test_prediction_gains_against_explicit_computations():
+    """Prediction gain: each sample's loss before minus after a given step; gradient
+    prediction gain: the squared per-sample gradient norm (Graves et al. 2017)."""
+    loss_fn, params, batch, opt_state = _student(6)
+    new_params = jax.tree_util.tree_map(lambda p: p - 0.05 * jnp.sign(p), params)
+    gain = signals.prediction_gain()
+    want = [float(loss_fn(params, (batch[0][b:b + 1], batch[1][b:b + 1]))[0]
+                  - loss_fn(new_params, (batch[0][b:b + 1], batch[1][b:b + 1]))[0])
+            for b in range(len(batch[1]))]
+    np.testing.assert_allclose(gain.after_step(loss_fn, params, new_params, batch), want,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="^signal: this signal is read from the student's step"):
+        gain(loss_fn, params, batch, opt_state)
+    squared = np.linalg.norm(_explicit_grads(loss_fn, params, batch), axis=1) ** 2
+    gpg = signals.gradient_prediction_gain()
+    np.testing.assert_allclose(gpg(loss_fn, params, batch, opt_state), squared, rtol=1e-5)
+    np.testing.assert_allclose(gpg.with_step(loss_fn, params, batch)[2], squared, rtol=1e-5)

@@ -41,7 +41,9 @@ from jaxcurr.teachers import (
 )
 
 METHOD_SIGNAL = {"uniform": "uniform", "curiosity": "loss",
-                 "momentum_correlation": "momentum_correlation", "gradient_norm": "gradient_norm"}
+                 "momentum_correlation": "momentum_correlation", "gradient_norm": "gradient_norm",
+                 "prediction_gain": "prediction_gain",
+                 "gradient_prediction_gain": "gradient_prediction_gain"}
 
 
 class TaskData(NamedTuple):
@@ -205,10 +207,12 @@ def make_engine(config: Config) -> Engine:
             loss, grads = jax.value_and_grad(lambda p: jnp.mean(loss_fn(p, sample_batch)))(
                 state.student_params)
         updates, opt_state = optimizer.update(grads, state.student_opt_state)
-        if not shared:
+        params = optax.apply_updates(state.student_params, updates)
+        if signal.after_step:  # read from the step's result (prediction gain)
+            rewards = signal.after_step(loss_fn, state.student_params, params, sample_batch)
+        elif not shared:
             moments = opt_state if config.signal.moments == "after" else state.student_opt_state
             rewards = signal(loss_fn, state.student_params, sample_batch, moments)
-        params = optax.apply_updates(state.student_params, updates)
         teacher_state, _ = teacher.update(state.teacher_state, obs, tasks, rewards)
         new = MethodState(params, opt_state, teacher_state, key)
         counts = jax.ops.segment_sum(jnp.ones(batch), data.task_group[tasks], num_groups)

@@ -8,6 +8,10 @@
   by default, the authors' code's by :func:`authors_code_params`. Its ``EnvParams``,
   ``EnvState`` and ``register_gymnax`` are exported here as :class:`FourRoomsParams`,
   :class:`FourRoomsState` and :func:`register_four_rooms`.
+* :class:`LunarLander` (module :mod:`jaxcurr.envs.lunar_lander`): Gymnasium's
+  ``LunarLander-v3`` with Box2D 2.3's step specialised to the lander, its legs and the ground
+  (:mod:`jaxcurr.envs.lunar_lander_physics`, :mod:`jaxcurr.envs.lunar_lander_contact`) and
+  Gymnasium's heuristic controller; parameters as :class:`LunarLanderParams`.
 * :class:`PointMaze` (module :mod:`jaxcurr.envs.point_maze`): gymnasium-robotics' PointMaze
   (``PointMaze_OpenDense-v3`` and the u_maze, medium and large maps) with MuJoCo's ball and
   wall physics written by hand (:mod:`jaxcurr.envs.point_maze_physics`); :func:`reset_to_cells`
@@ -16,7 +20,7 @@
   :class:`PointMazeParams`, :class:`PointMazeState` and :func:`register_point_maze`.
 """
 
-from jaxcurr.envs import four_rooms, point_maze
+from jaxcurr.envs import four_rooms, lunar_lander, point_maze
 from jaxcurr.envs.four_rooms import EnvParams as FourRoomsParams
 from jaxcurr.envs.four_rooms import EnvState as FourRoomsState
 from jaxcurr.envs.four_rooms import (
@@ -28,6 +32,8 @@ from jaxcurr.envs.four_rooms import (
     transition_table,
 )
 from jaxcurr.envs.four_rooms import register_gymnax as register_four_rooms
+from jaxcurr.envs.lunar_lander import EnvParams as LunarLanderParams
+from jaxcurr.envs.lunar_lander import LunarLander
 from jaxcurr.envs.point_maze import EnvParams as PointMazeParams
 from jaxcurr.envs.point_maze import EnvState as PointMazeState
 from jaxcurr.envs.point_maze import PointMaze, free_cells, reset_to_cells
@@ -49,6 +55,8 @@ __all__ = [
     "FourRooms",
     "FourRoomsParams",
     "FourRoomsState",
+    "LunarLander",
+    "LunarLanderParams",
     "PointMaze",
     "PointMazeParams",
     "PointMazeState",
@@ -61,6 +69,7 @@ __all__ = [
     "load_tabular_mdp",
     "make_tabular_mdp",
     "optimal_discounted_return",
+    "lunar_lander",
     "point_maze",
     "policy_discounted_return",
     "register_four_rooms",

@@ -27,24 +27,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-
-class TanhMLP(nn.Module):
-    """Tanh hidden layers, linear output of size ``outputs``."""
-
-    hidden: Sequence[int]
-    outputs: int
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for width in self.hidden:
-            x = nn.tanh(nn.Dense(width)(x))
-        return nn.Dense(self.outputs)(x)
+from jaxcurr.teachers.reinforce import TanhMLP
 
 
 class StartTeacherState(NamedTuple):

@@ -22,18 +22,17 @@ import optax
 from jaxcurr.teachers.base import Teacher
 
 
-class PolicyMLP(nn.Module):
-    """Tanh MLP from the teacher's observation to task logits."""
+class TanhMLP(nn.Module):
+    """Tanh hidden layers, linear output of size ``outputs`` (the teachers' networks)."""
 
     hidden: Sequence[int]
-    num_tasks: int
+    outputs: int
 
     @nn.compact
-    def __call__(self, obs: jax.Array) -> jax.Array:
-        x = obs
+    def __call__(self, x: jax.Array) -> jax.Array:
         for width in self.hidden:
             x = nn.tanh(nn.Dense(width)(x))
-        return nn.Dense(self.num_tasks)(x)
+        return nn.Dense(self.outputs)(x)
 
 
 class ReinforceState(NamedTuple):
@@ -54,7 +53,7 @@ def reinforce_teacher(
     """REINFORCE teacher choosing one of ``num_tasks`` tasks per sample."""
     if baseline not in ("batch_mean", "ema"):
         raise ValueError(f"baseline: got {baseline!r}; allowed: 'batch_mean', 'ema'")
-    policy = PolicyMLP(tuple(hidden), num_tasks)
+    policy = TanhMLP(tuple(hidden), num_tasks)
     optimizer = optax.adam(learning_rate)
 
     def init(key, obs):

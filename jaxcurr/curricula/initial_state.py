@@ -29,7 +29,6 @@ from jaxcurr.envs.point_maze import MazeSetup
 from jaxcurr.students.continuous_sac import (
     ContinuousSACConfig,
     Learner,
-    SACFns,
     Transition,
     action_bounds,
     interact,
@@ -72,12 +71,10 @@ class RunState(NamedTuple):
 
 
 class Program(NamedTuple):
-    """``init(key, method)``, ``window(state, method) -> (state, metrics)`` and the SAC
-    functions (``sac``)."""
+    """``init(key, method)`` and ``window(state, method) -> (state, metrics)``."""
 
     init: Callable[[jax.Array, Method], RunState]
     window: Callable[[RunState, Method], tuple[RunState, dict]]
-    sac: SACFns
 
 
 def _cell_index(cell: jax.Array, grid_shape: tuple[int, int]) -> jax.Array:
@@ -207,4 +204,4 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTea
             teacher=teacher_state, teacher_obs=teacher_obs, raw_action=raw,
             log={k: jnp.full((max_episodes,), jnp.nan, jnp.float32) for k in EPISODE_LOGS})
 
-    return Program(init, window, sac)
+    return Program(init, window)

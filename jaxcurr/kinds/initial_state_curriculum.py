@@ -55,7 +55,8 @@ class MazeConfig:
 
         choice("maze.map", self.map, tuple(point_maze.MAZE_MAPS))
         choice("maze.reward_type", self.reward_type, ("dense", "sparse"))
-        require_in("maze.contact_margin", self.contact_margin, 0.0, 0.1)
+        require_in("maze.contact_margin", self.contact_margin, 0.0,
+                   point_maze.MAX_CONTACT_MARGIN, high_open=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -158,7 +158,6 @@ class SACFns(NamedTuple):
     update: Callable[[Learner, Transition, jax.Array], tuple[Learner, UpdateInfo]]
     act: Callable[[Any, jax.Array, jax.Array], jax.Array]
     mean_action: Callable[[Any, jax.Array], jax.Array]
-    actor_optimizer: optax.GradientTransformation
 
 
 def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
@@ -229,7 +228,7 @@ def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
     def mean_action(actor, obs):
         return centre + scale * jnp.tanh(actor_net.apply(actor, obs)[0])
 
-    return SACFns(init, update, act, mean_action, tx)
+    return SACFns(init, update, act, mean_action)
 
 
 # --------------------------------------------------------------------------------------------

@@ -303,6 +303,41 @@ def test_vmapped_variants_and_seeds_equal_separate_runs():
     assert len(steps) > 1  # the runs finished at different env steps
 
 
+def _adam_counts(opt_state):
+    import optax
+
+    return [int(c) for c in jax.tree.leaves(
+        [x.count for x in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(
+            x, optax.ScaleByAdamState)) if isinstance(x, optax.ScaleByAdamState)])]
+
+
+def test_update_phases_and_reward_clipping():
+    """``update_every = 4``: blocks of 4 env steps then 4 updates (every optimiser steps once
+    per env step after the random phase); Four Rooms pays -1 per step, ``min_reward = -0.5``
+    clips what is stored, not what is logged."""
+    env, params = small_four_rooms(start=jnp.array([8, 10]), max_steps_in_episode=6)
+    config = SACConfig(hidden=8, batch_size=8, buffer_size=64, random_steps=10, num_episodes=20,
+                       chunk_steps=8, update_every=4, clip_rewards=True, min_reward=-0.5,
+                       eval_every=20,
+                       one_hot_observations=True)
+    sac = make_sac(config, env, params, exact_evaluator(env, params))
+    plain = variant(0, 0)
+    state = jax.jit(sac.init)(jax.random.key(0), plain)
+    assert _adam_counts(state.learner.actor_opt) == [0]
+    state = jax.jit(sac.run_chunk)(state, plain)
+    assert int(state.step) == 18
+    for opt in (state.learner.actor_opt, state.learner.critic_opt, state.learner.alpha_opt):
+        assert _adam_counts(opt) == [8]
+    rewards = np.asarray(state.buffer.experience.reward[0, :18])
+    np.testing.assert_array_equal(rewards[rewards != 0.0], -0.5)  # 0 only at the goal
+    log = jax.tree.map(np.asarray, jax.jit(sac.metrics)(state))
+    n = int(log["episodes"])
+    np.testing.assert_array_equal(log["return"][:n], -log["length"][:n] + (
+        log["length"][:n] < 6))  # -1 per step, 0 for the step reaching the goal
+    with pytest.raises(ConfigError, match="sac.update_every: got 3"):
+        SACConfig(chunk_steps=8, update_every=3)
+
+
 def test_sac_beats_the_uniform_random_policy_on_four_rooms():
     """Four Rooms with the goal in the start room (optimal -8.5, uniform random policy -50.6):
     after 1,500 updates the greedy policy's exact return beats random by a wide margin in
@@ -347,7 +382,8 @@ def test_monte_carlo_evaluator_matches_the_exact_return_when_deterministic():
     ({"eval_every": 2000}, "eval_every"), ({"learning_rate": -1.0}, "learning_rate"),
     ({"target_entropy_scale": 2.0}, "target_entropy_scale"), ({"grade_beta": 1.0}, "grade_beta"),
     ({"one_hot_observations": "yes"}, "one_hot_observations"),
-    ({"num_episodes": True}, "num_episodes"),
+    ({"num_episodes": True}, "num_episodes"), ({"update_every": 0}, "update_every"),
+    ({"min_reward": math.nan}, "min_reward"), ({"clip_rewards": 1}, "clip_rewards"),
 ])
 def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=f"sac.{field}: got"):

@@ -27,17 +27,23 @@ def _bodies(state):
     return np.concatenate([pos, w.a[:, None], w.v, w.w[:, None]], 1)
 
 
-def test_free_flight_matches_box2d_step_by_step():
-    data = np.load(FIXTURES / "lunar_lander_flight.npz")
-    reset = jax.jit(lambda h, f, d: ll.reset_with_draws(h, f, d, PARAMS))
-    step = jax.jit(lambda s, a, d: ll.step_with_draws(s, a, d, PARAMS))
+@pytest.mark.parametrize("variant", ["discrete", "continuous", "wind"])
+def test_free_flight_matches_box2d_step_by_step(variant):
+    """Box2D's own terrain, initial force, wind indices and dispersion draws replayed with its
+    random actions until the first ground contact (60-121 steps per seed)."""
+    suffix = "" if variant == "discrete" else f"_{variant}"
+    data = np.load(FIXTURES / f"lunar_lander_flight{suffix}.npz")
+    params = ll.EnvParams(continuous=variant == "continuous", enable_wind=variant == "wind")
+    reset = jax.jit(lambda h, f, d, w: ll.reset_with_draws(h, f, d, params, w[0], w[1]))
+    step = jax.jit(lambda s, a, d: ll.step_with_draws(s, a, d, params))
     worst = 0.0
     for seed in data["seeds"][:3]:
         disp, ref = data[f"dispersion_{seed}"], data[f"bodies_{seed}"]
-        state, _ = reset(data[f"heights_{seed}"], data[f"force_{seed}"], disp[0])
+        wind = data[f"wind_{seed}"] if variant == "wind" else np.zeros(2, int)
+        state, _ = reset(data[f"heights_{seed}"], data[f"force_{seed}"], disp[0], wind)
         worst = max(worst, np.abs(_bodies(state) - ref[0]).max())
         for k, a in enumerate(data[f"actions_{seed}"]):
-            state, _, _, _ = step(state, jnp.int32(a), disp[k + 1])
+            state, _, _, _ = step(state, jnp.asarray(a), disp[k + 1])
             worst = max(worst, np.abs(_bodies(state) - ref[k + 1]).max())
     assert worst < 1e-4
 

@@ -11,7 +11,8 @@
 * :class:`LunarLander` (module :mod:`jaxcurr.envs.lunar_lander`): Gymnasium's
   ``LunarLander-v3`` with Box2D 2.3's step specialised to the lander, its legs and the ground
   (:mod:`jaxcurr.envs.lunar_lander_physics`, :mod:`jaxcurr.envs.lunar_lander_contact`) and
-  Gymnasium's heuristic controller; parameters as :class:`LunarLanderParams`.
+  Gymnasium's heuristic controller; parameters as :class:`LunarLanderParams`;
+  :func:`register_lunar_lander` registers it with gymnax.
 * :class:`PointMaze` (module :mod:`jaxcurr.envs.point_maze`): gymnasium-robotics' PointMaze
   (``PointMaze_OpenDense-v3`` and the u_maze, medium and large maps) with MuJoCo's ball and
   wall physics written by hand (:mod:`jaxcurr.envs.point_maze_physics`); :func:`reset_to_cells`
@@ -34,6 +35,7 @@ from jaxcurr.envs.four_rooms import (
 from jaxcurr.envs.four_rooms import register_gymnax as register_four_rooms
 from jaxcurr.envs.lunar_lander import EnvParams as LunarLanderParams
 from jaxcurr.envs.lunar_lander import LunarLander
+from jaxcurr.envs.lunar_lander import register_gymnax as register_lunar_lander
 from jaxcurr.envs.point_maze import EnvParams as PointMazeParams
 from jaxcurr.envs.point_maze import EnvState as PointMazeState
 from jaxcurr.envs.point_maze import PointMaze, free_cells, reset_to_cells
@@ -73,6 +75,7 @@ __all__ = [
     "point_maze",
     "policy_discounted_return",
     "register_four_rooms",
+    "register_lunar_lander",
     "register_gymnax",
     "register_point_maze",
     "reset_to_cells",

@@ -263,3 +263,11 @@ class LunarLander(environment.Environment[EnvState, EnvParams]):
     def observation_space(self, params: EnvParams):
         low = jnp.array([-2.5, -2.5, -10.0, -10.0, -2 * jnp.pi, -10.0, 0.0, 0.0], jnp.float32)
         return spaces.Box(low, -low.at[6:].set(-1.0), (8,), jnp.float32)
+
+
+def register_gymnax(env_id: str = GYMNAX_ID) -> None:
+    """Make ``gymnax.make(env_id)`` build a :class:`LunarLander` (idempotent)."""
+    from gymnax import registration
+
+    if env_id not in registration.registered_envs:
+        registration.register(env_id, LunarLander)

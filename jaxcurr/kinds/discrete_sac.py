@@ -10,8 +10,10 @@ Window metrics: ``episodes``, ``env_steps`` and the means over the episodes that
 window of ``return``, ``discounted_return``, ``length``, ``critic_loss``, ``alpha``,
 ``entropy``, ``actor_grad_magnitude``, ``critic_grad_magnitude`` (NaN when no episode ended:
 these are not guarded; the learner's parameters and optimiser states are). Final arrays: the
-per-episode logs and ``eval_return`` (greedy policy scored after every ``sac.eval_every``-th
-episode: exactly on Four Rooms, by 10 Monte-Carlo rollouts elsewhere).
+per-episode logs and ``eval_return`` (greedy (argmax) policy scored after every
+``sac.eval_every``-th episode: the exact discounted return on Four Rooms, the paper's metric;
+elsewhere the mean undiscounted return of 10 rollouts, the number Gymnasium-style results
+report, e.g. the paper's LunarLander evaluation).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class SACExperiment:
 SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "sac": SACConfig,
             "report": report.ReportConfig, "run": SACRunConfig}
 SWEEPABLE = ("sac.learning_rate", "sac.gamma", "sac.tau", "sac.target_entropy_scale",
+             "sac.min_reward",
              "sac.grokfast_alpha", "sac.grokfast_lamb", "sac.grade_beta")
 
 
@@ -97,13 +100,17 @@ def to_dict(config: SACExperiment) -> dict:
 def build_sac(config: SACExperiment, point: dict | None = None):
     """The env, its params and :func:`make_sac`'s parts (chunk = one window) at a point."""
     from jaxcurr.envs import four_rooms
-    from jaxcurr.students.discrete_sac import make_sac, tabular_greedy_evaluator
+    from jaxcurr.students.discrete_sac import (
+        make_sac,
+        monte_carlo_greedy_evaluator,
+        tabular_greedy_evaluator,
+    )
 
     env, params = make_env(config.env)
     sac_config = with_hyperparameters(
         dataclasses.replace(config.sac, chunk_steps=config.run.window_steps), point or {},
         "sac.")
-    evaluator = None
+    evaluator = monte_carlo_greedy_evaluator(env, params, gamma=1.0)
     if config.env.name == FOUR_ROOMS:
         evaluator = tabular_greedy_evaluator(
             env.all_observations(params), env.num_actions,

@@ -19,8 +19,9 @@ from jaxcurr.config import require, require_positive_int
 from jaxcurr.run_dir import stat
 
 FIGURES = (  # file, metric, y label, log scale (paper figure)
-    ("eval_return.png", "eval_return", "greedy discounted return", False),  # Fig. 1
+    ("eval_return.png", "eval_return", "greedy return", False),  # Fig. 1
     ("train_return.png", "discounted_return", "training discounted return", False),
+    ("train_return_undiscounted.png", "return", "training return", False),
     ("critic_loss.png", "critic_loss", "critic loss", True),  # Fig. 2
     ("actor_grad_magnitude.png", "actor_grad_magnitude", "actor gradient magnitude", False),
     ("critic_grad_magnitude.png", "critic_grad_magnitude", "critic gradient magnitude", True),
@@ -116,6 +117,7 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
                 for e in (50, 100, 150, 200, 300, 500, 1000) if e <= n},
             f"training_discounted_return_last_{last}": stat(
                 _window(final["discounted_return"][v], n - last, n), 4),
+            f"training_return_last_{last}": stat(_window(final["return"][v], n - last, n), 4),
             "env_steps": final["env_steps"][v].tolist(),
             "final_alpha": stat(_window(final["alpha"][v], n - 10, n), 4),
             "final_entropy": stat(_window(final["entropy"][v], n - 10, n), 4),
@@ -171,6 +173,8 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
                            label=ref)
         if log and np.any(np.nan_to_num(final[key]) > 0):
             ax.set_yscale("log")
+        if key == "eval_return":
+            label += " (exact, discounted)" if refs else " (10 rollouts, undiscounted)"
         ax.set(xlabel="episode", ylabel=label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -47,9 +47,10 @@ class EnvConfig:
     def __post_init__(self):
         import gymnax
 
-        from jaxcurr.envs import register_four_rooms
+        from jaxcurr.envs import register_four_rooms, register_lunar_lander
 
         register_four_rooms()
+        register_lunar_lander()
         choice("env.name", self.name, tuple(gymnax.registered_envs))
         require(is_int(self.max_steps_in_episode) and self.max_steps_in_episode >= 0,
                 "env.max_steps_in_episode", "an integer >= 0 (0: the env's default)",

@@ -80,7 +80,10 @@ class SACConfig:
     """Discrete SAC settings; defaults are the paper's Four Rooms values (Table 1, Table 3).
 
     ``num_episodes`` episodes are trained (the first ``random_steps`` env steps take uniform
-    random actions and do no update; afterwards one update per env step). ``max_env_steps``
+    random actions and do no update; afterwards ``update_every`` env steps alternate with
+    ``update_every`` updates: 1 is one update after every env step, the paper's LunarLander
+    setting is 50). With ``clip_rewards``, rewards enter the replay buffer clipped below at
+    ``min_reward`` (the paper's LunarLander: -10); logged returns are the env's own. ``max_env_steps``
     caps a run that never finishes its episodes. ``chunk_steps`` env steps form one compiled
     chunk of :func:`make_sac`'s ``run_chunk``. The greedy policy is evaluated after every
     ``eval_every``-th episode. ``grokfast_*`` and ``grade_beta`` are the filters' settings
@@ -106,10 +109,13 @@ class SACConfig:
     grokfast_lamb: float = 2.0
     grade_beta: float = 0.9
     one_hot_observations: bool = False
+    update_every: int = 1
+    clip_rewards: bool = False
+    min_reward: float = -10.0
 
     def __post_init__(self):
         for name in ("batch_size", "buffer_size", "hidden", "num_episodes", "max_env_steps",
-                     "chunk_steps", "eval_every"):
+                     "chunk_steps", "eval_every", "update_every"):
             value = getattr(self, name)
             _field_check(is_int(value) and value > 0, name, "a positive integer", value)
         _field_check(is_int(self.random_steps) and self.random_steps >= 1, "random_steps",
@@ -119,6 +125,11 @@ class SACConfig:
                      f"at most sac.buffer_size ({self.buffer_size})", self.batch_size)
         _field_check(self.random_steps <= self.max_env_steps, "random_steps",
                      f"at most sac.max_env_steps ({self.max_env_steps})", self.random_steps)
+        _field_check(self.chunk_steps % self.update_every == 0, "update_every",
+                     f"a divisor of the chunk length ({self.chunk_steps} env steps)",
+                     self.update_every)
+        _field_check(_is_real(self.min_reward), "min_reward", "a finite number",
+                     self.min_reward)
         _field_check(self.eval_every <= self.num_episodes, "eval_every",
                      f"at most sac.num_episodes ({self.num_episodes})", self.eval_every)
         for name in ("learning_rate", "initial_alpha"):
@@ -136,8 +147,9 @@ class SACConfig:
                      self.target_entropy_scale)
         _field_check(_is_real(self.grokfast_lamb), "grokfast_lamb", "a finite number",
                      self.grokfast_lamb)
-        _field_check(isinstance(self.one_hot_observations, bool), "one_hot_observations",
-                     "true or false", self.one_hot_observations)
+        for name in ("one_hot_observations", "clip_rewards"):
+            value = getattr(self, name)
+            _field_check(isinstance(value, bool), name, "true or false", value)
 
     @property
     def num_evaluations(self) -> int:
@@ -224,7 +236,10 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
     def active(state: TrainState) -> jax.Array:
         return jnp.logical_and(state.episodes < n_ep, state.step < config.max_env_steps)
 
-    def env_step(state: TrainState, variant: Variant, learning: bool) -> TrainState:
+    def env_step(state: TrainState, variant: Variant, learning: bool,
+                 update: bool = True) -> TrainState:
+        """One env step; ``learning``: act with the policy and (``update``) then do one
+        update from the buffer; else a uniform random action and no update."""
         key, k_act, k_env, k_sample, k_snap = jax.random.split(state.key, 5)
         learner = state.learner
         if learning:
@@ -234,17 +249,15 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         obs, env_state, reward, terminated, truncated, info = env.step(
             k_env, state.env_state, action, env_params)
         reward = jnp.asarray(reward, jnp.float32)
-        transition = Transition(obs=state.obs, action=action.astype(jnp.int32), reward=reward,
+        transition = Transition(obs=state.obs, action=action.astype(jnp.int32),
+                                reward=stored_reward(reward),
                                 terminated=jnp.asarray(terminated, jnp.float32),
                                 next_obs=_flat(info["final_observation"]))
         buffer_state = buffer.add(state.buffer, transition)
 
         sums = state.sums
-        if learning:
-            batch = buffer.sample(buffer_state, k_sample).experience
-            learner, upd = fns.update(learner, batch, variant)
-            info_sums = jax.tree.map(jnp.add, sums.info, upd)
-            sums = sums._replace(info=info_sums, updates=sums.updates + 1)
+        if learning and update:
+            learner, sums = _update(learner, sums, buffer_state, k_sample, variant)
         sums = sums._replace(ret=sums.ret + reward,
                              discounted=sums.discounted + sums.discount * reward,
                              discount=sums.discount * config.gamma, length=sums.length + 1)
@@ -282,6 +295,25 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
                               new._replace(**big), state._replace(**big))
         return frozen._replace(buffer=buffer_state, log=log, snapshots=snapshots)
 
+    def stored_reward(reward: jax.Array) -> jax.Array:
+        return jnp.maximum(reward, config.min_reward) if config.clip_rewards else reward
+
+    def _update(learner, sums, buffer_state, key, variant):
+        batch = buffer.sample(buffer_state, key).experience
+        learner, upd = fns.update(learner, batch, variant)
+        return learner, sums._replace(info=jax.tree.map(jnp.add, sums.info, upd),
+                                      updates=sums.updates + 1)
+
+    def update_step(state: TrainState, variant: Variant) -> TrainState:
+        """One update of the update phase (a finished run stays as it is)."""
+        key, k_sample = jax.random.split(state.key)
+        learner, sums = _update(state.learner, state.sums, state.buffer, k_sample, variant)
+        keep = active(state)
+        return state._replace(**jax.tree.map(
+            lambda n, o: jnp.where(keep, n, o),
+            {"learner": learner, "sums": sums, "key": key},
+            {"learner": state.learner, "sums": state.sums, "key": state.key}))
+
     def init(key: jax.Array, variant: Variant) -> TrainState:
         k_learner, k_reset, k_run = jax.random.split(key, 3)
         obs, env_state = env.reset(k_reset, env_params)
@@ -305,10 +337,16 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         return state
 
     def run_chunk(state: TrainState, variant: Variant) -> TrainState:
-        def body(s, _):
-            return env_step(s, variant, learning=True), None
+        k = config.update_every
+        if k == 1:
+            def body(s, _):
+                return env_step(s, variant, learning=True), None
+        else:
+            def body(s, _):
+                s = _repeat(lambda x: env_step(x, variant, learning=True, update=False), s, k)
+                return _repeat(lambda x: update_step(x, variant), s, k), None
 
-        state, _ = jax.lax.scan(body, state, None, length=config.chunk_steps)
+        state, _ = jax.lax.scan(body, state, None, length=config.chunk_steps // k)
         return state
 
     def finished(state: TrainState) -> jax.Array:
@@ -323,6 +361,10 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
 
     return SAC(init=init, run_chunk=run_chunk, finished=finished, metrics=metrics,
                learner=fns)
+
+
+def _repeat(fn: Callable[[Any], Any], state: Any, times: int) -> Any:
+    return jax.lax.scan(lambda s, _: (fn(s), None), state, None, length=times)[0]
 
 
 def _flat(obs: jax.Array) -> jax.Array:

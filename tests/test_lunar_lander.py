@@ -67,29 +67,6 @@ def test_observation_and_reward_formulas_given_box2d_state():
         assert bool(done[-1]) == (abs(rew[-1]) == 100) and not np.any(done[:-1])
 
 
-def _rollouts(policy, n, key):
-    env = ll.LunarLander()
-    keys = jax.random.split(key, n)
-
-    def episode(k):
-        obs, state = env.reset_env(k, PARAMS)
-
-        def body(carry, k_step):
-            obs, state, total, length, landed, done = carry
-            k_act, k_env = jax.random.split(k_step)
-            a = ll.heuristic(obs) if policy == "heuristic" else jax.random.randint(k_act, (), 0, 4)
-            obs2, state2, r, d, _ = env.step_env(k_env, state, a, PARAMS)
-            live = ~done
-            return (obs2, state2, total + live * r, length + live, landed | (live & (r == 100.0)),
-                    done | d), None
-
-        init = (obs, state, jnp.float32(0.0), jnp.int32(0), jnp.bool_(False), jnp.bool_(False))
-        out, _ = jax.lax.scan(body, init, jax.random.split(k, PARAMS.max_steps_in_episode))
-        return out[2], out[3], out[4]
-
-    return jax.jit(jax.vmap(episode))(keys)
-
-
 def _ks_statistic(a, b):
     grid = np.sort(np.concatenate([a, b]))
     fa = np.searchsorted(np.sort(a), grid, side="right") / len(a)
@@ -102,7 +79,8 @@ def test_heuristic_and_random_statistics_match_box2d():
     mean return 237.5 vs 242.0, landed 0.91 vs 0.93, length 250 vs 242, random return -199.5
     vs -190.7, KS 0.149 (1% critical value 0.31)."""
     ref = np.load(FIXTURES / "lunar_lander_stats.npz")
-    ret, length, landed = map(np.asarray, _rollouts("heuristic", 32, jax.random.PRNGKey(0)))
+    key = jax.random.PRNGKey(0)
+    ret, length, landed = map(np.asarray, ll.episode_statistics(key, 32, "heuristic"))
     box_ret = ref["heuristic_returns"]
     assert abs(ret.mean() - box_ret.mean()) <= 0.05 * abs(box_ret.mean())
     assert abs(landed.mean() - ref["heuristic_landed"].mean()) <= 0.03
@@ -110,7 +88,7 @@ def test_heuristic_and_random_statistics_match_box2d():
     assert abs(length.mean() - box_len) <= 0.1 * box_len
     n, m = len(ret), len(box_ret)
     assert _ks_statistic(ret, box_ret) < 1.628 * np.sqrt((n + m) / (n * m))
-    rand_ret, _, _ = map(np.asarray, _rollouts("random", 32, jax.random.PRNGKey(0)))
+    rand_ret, _, _ = map(np.asarray, ll.episode_statistics(key, 32, "random"))
     box_rand = ref["random_returns"].mean()
     assert abs(rand_ret.mean() - box_rand) <= 0.1 * abs(box_rand)
 
@@ -121,3 +99,18 @@ def test_bad_params_raise_one_line_value_errors():
         env.reset_env(jax.random.PRNGKey(0), ll.EnvParams(gravity=-13.0))
     with pytest.raises(ValueError, match="max_steps_in_episode"):
         env.reset_env(jax.random.PRNGKey(0), ll.EnvParams(max_steps_in_episode=0))
+
+
+def test_registered_with_gymnax_and_one_line_errors():
+    import gymnax
+
+    from jaxcurr.envs import register_lunar_lander
+
+    register_lunar_lander()
+    register_lunar_lander()  # idempotent
+    env, params = gymnax.make("LunarLander-v3")
+    assert isinstance(env, ll.LunarLander) and params == ll.EnvParams()
+    assert env.action_space(params).n == 4
+    assert env.action_space(params.replace(continuous=True)).shape == (2,)
+    with pytest.raises(ValueError, match="policy must be 'heuristic' or 'random'"):
+        ll.episode_statistics(jax.random.PRNGKey(0), 2, "greedy")

@@ -127,6 +127,7 @@ def test_cli_list_shows_the_experiments_and_their_kinds(capsys):
                  "cifar10_curriculum"):
         assert listed[name] == "classifier_curriculum"
     assert listed["fourrooms_sac"] == "discrete_sac" and listed["ppo_sanity"] == "ppo"
+    assert listed["lunar_sac"] == "discrete_sac" and listed["lunar_ppo"] == "ppo"
     assert listed["spg_nm"] == "tabular_pg"
 
 

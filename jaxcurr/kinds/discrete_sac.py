@@ -12,8 +12,8 @@ window of ``return``, ``discounted_return``, ``length``, ``critic_loss``, ``alph
 these are not guarded; the learner's parameters and optimiser states are). Final arrays: the
 per-episode logs and ``eval_return`` (greedy (argmax) policy scored after every
 ``sac.eval_every``-th episode: the exact discounted return on Four Rooms, the paper's metric;
-elsewhere the mean undiscounted return of 10 rollouts, the number Gymnasium-style results
-report, e.g. the paper's LunarLander evaluation).
+elsewhere the mean undiscounted return of ``sac.eval_episodes`` rollouts, the number
+Gymnasium-style results report, e.g. the paper's LunarLander evaluation).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def build_sac(config: SACExperiment, point: dict | None = None):
     sac_config = with_hyperparameters(
         dataclasses.replace(config.sac, chunk_steps=config.run.window_steps), point or {},
         "sac.")
-    evaluator = monte_carlo_greedy_evaluator(env, params, gamma=1.0)
+    evaluator = monte_carlo_greedy_evaluator(env, params, 1.0, sac_config.eval_episodes)
     if config.env.name == FOUR_ROOMS:
         evaluator = tabular_greedy_evaluator(
             env.all_observations(params), env.num_actions,

@@ -174,7 +174,8 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
         if log and np.any(np.nan_to_num(final[key]) > 0):
             ax.set_yscale("log")
         if key == "eval_return":
-            label += " (exact, discounted)" if refs else " (10 rollouts, undiscounted)"
+            label += (" (exact, discounted)" if refs else
+                      f" ({config.sac.eval_episodes} rollouts, undiscounted)")
         ax.set(xlabel="episode", ylabel=label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -83,10 +83,11 @@ class SACConfig:
     random actions and do no update; afterwards ``update_every`` env steps alternate with
     ``update_every`` updates: 1 is one update after every env step, the paper's LunarLander
     setting is 50). With ``clip_rewards``, rewards enter the replay buffer clipped below at
-    ``min_reward`` (the paper's LunarLander: -10); logged returns are the env's own. ``max_env_steps``
-    caps a run that never finishes its episodes. ``chunk_steps`` env steps form one compiled
-    chunk of :func:`make_sac`'s ``run_chunk``. The greedy policy is evaluated after every
-    ``eval_every``-th episode. ``grokfast_*`` and ``grade_beta`` are the filters' settings
+    ``min_reward`` (the paper's LunarLander: -10); logged returns are the env's own.
+    ``max_env_steps`` caps a run that never finishes its episodes. ``chunk_steps`` env steps
+    form one compiled chunk of :func:`make_sac`'s ``run_chunk``. The greedy policy is
+    evaluated after every ``eval_every``-th episode (by ``eval_episodes`` rollouts where the
+    evaluation is Monte-Carlo). ``grokfast_*`` and ``grade_beta`` are the filters' settings
     (used when a variant switches them on). ``one_hot_observations``: the env's observations
     are one-hot vectors (e.g. Four Rooms' ``"one_hot"``), so the networks' first layer may be
     a row lookup (:class:`MLP`; same function, far fewer FLOPs).
@@ -112,10 +113,11 @@ class SACConfig:
     update_every: int = 1
     clip_rewards: bool = False
     min_reward: float = -10.0
+    eval_episodes: int = 10
 
     def __post_init__(self):
         for name in ("batch_size", "buffer_size", "hidden", "num_episodes", "max_env_steps",
-                     "chunk_steps", "eval_every", "update_every"):
+                     "chunk_steps", "eval_every", "update_every", "eval_episodes"):
             value = getattr(self, name)
             _field_check(is_int(value) and value > 0, name, "a positive integer", value)
         _field_check(is_int(self.random_steps) and self.random_steps >= 1, "random_steps",
@@ -220,14 +222,16 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
              evaluator: Evaluator | None = None) -> SAC:
     """Build the training program for a gymnax env with discrete actions.
 
-    ``evaluator`` defaults to :func:`monte_carlo_greedy_evaluator` with 10 rollouts; pass
+    ``evaluator`` defaults to :func:`monte_carlo_greedy_evaluator` with ``eval_episodes``
+    rollouts; pass
     :func:`tabular_greedy_evaluator` for an exact score when the env has a finite state set.
     """
     if not isinstance(config, SACConfig):
         raise ConfigError(f"config: got {type(config).__name__}; allowed: a SACConfig")
     num_actions = int(env.num_actions)
     if evaluator is None:
-        evaluator = monte_carlo_greedy_evaluator(env, env_params, config.gamma)
+        evaluator = monte_carlo_greedy_evaluator(env, env_params, config.gamma,
+                                                 config.eval_episodes)
     fns = make_learner(config, num_actions)
     n_ep, n_eval = config.num_episodes, config.num_evaluations
     buffer = fbx.make_item_buffer(max_length=config.buffer_size, min_length=1,

@@ -9,10 +9,11 @@ PPO-Clip with eps 0.2, entropy bonus 0.01 (GrAdE: ``kappa r`` with kappa 0.02). 
 textbook one (:func:`~jaxcurr.students.ppo_losses.clipped_objective`); the authors' code applied it
 wrongly (NOTES section 3).
 
-One episode is a fixed-length ``lax.scan`` over the environment's step limit; steps after the
-episode's end are masked out of the returns, the normalisations and the losses, so episodes of
-any length vmap. A Monte-Carlo return does not bootstrap: an episode cut by the time limit
-counts as ended, as in the paper's code.
+One episode is a ``lax.while_loop`` that stops at the episode's end (vmapped: when every
+episode of the batch has ended) writing into arrays of the environment's step limit; the
+steps after an episode's end are zeros masked out of the returns, the normalisations and the
+losses, so episodes of any length vmap. A Monte-Carlo return does not bootstrap: an episode
+cut by the time limit counts as ended, as in the paper's code.
 """
 
 from __future__ import annotations
@@ -98,20 +99,28 @@ def make_program(config: EpisodicPPOConfig, env: Any, env_params: Any) -> Progra
         def collect(actor_params, key):
             key_reset, key_steps = jax.random.split(key)
             obs, state = env.reset(key_reset, env_params)
+            keys = jax.random.split(key_steps, horizon)
 
-            def step(carry, key):
-                obs, state, alive = carry
-                key_act, key_step = jax.random.split(key)
+            def row(t, obs, state):
+                key_act, key_step = jax.random.split(keys[t])
                 action, log_prob = sample_action(learner, actor_params, obs, key_act)
                 next_obs, state, reward, terminated, truncated, _ = env.step(
                     key_step, state, action, env_params)
-                ended = jnp.logical_or(terminated, truncated)
-                out = (obs, action, log_prob, reward, alive.astype(jnp.float32))
-                return (next_obs, state, jnp.logical_and(alive, ~ended)), out
+                return (obs, action, log_prob, reward), next_obs, state, terminated | truncated
 
-            _, out = jax.lax.scan(step, (obs, state, jnp.array(True)),
-                                  jax.random.split(key_steps, horizon))
-            return out
+            def step(carry):
+                t, obs, state, _, out = carry
+                values, obs, state, ended = row(t, obs, state)
+                out = jax.tree.map(lambda buf, x: buf.at[t].set(x), out, values)
+                return t + 1, obs, state, ~ended, out
+
+            shapes = jax.eval_shape(row, 0, obs, state)[0]
+            out = jax.tree.map(lambda x: jnp.zeros((horizon, *x.shape), x.dtype), shapes)
+            t, _, _, _, out = jax.lax.while_loop(
+                lambda carry: carry[3] & (carry[0] < horizon), step,
+                (jnp.int32(0), obs, state, jnp.array(True), out))
+            mask = (jnp.arange(horizon) < t).astype(jnp.float32)
+            return (*out, mask)
 
         def epoch(agent, batch):
             coef = entropy_weight(config, agent, variant)

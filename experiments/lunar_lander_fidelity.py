@@ -4,7 +4,9 @@ seeds of Gymnasium's Box2D version, for the heuristic controller and a uniform r
 Box2D's side is recorded by ``tests/fixtures/record_lunar_lander.py --report`` (gymnasium
 1.4.0, Box2D 2.3.10; seeds 10000..10999) into
 ``experiments/results/lunar_lander_fidelity/box2d_1000_seeds.npz``. This script plays 1000 JAX
-episodes per policy (``jaxcurr.envs.lunar_lander.episode_statistics``, key 0) and writes
+episodes per policy (``jaxcurr.envs.lunar_lander.episode_statistics``, key 0), compares them
+with Box2D's and, for the random policy, also with Box2D's run with its continuous collision
+off (``box2d_1000_seeds_no_toi.npz``: the port has no ``SolveTOI``), and writes
 ``summary.json`` and ``returns_cdf.png`` beside it::
 
     python experiments/lunar_lander_fidelity.py
@@ -48,18 +50,27 @@ def compare(jax_stats, box2d, policy: str) -> dict:
 
 def main() -> None:
     box2d = np.load(OUT / "box2d_1000_seeds.npz")
+    no_toi = np.load(OUT / "box2d_1000_seeds_no_toi.npz")
     summary, curves = {"episodes_each": EPISODES}, {}
     for policy in ("heuristic", "random"):
         out = [ll.episode_statistics(k, EPISODES // 4, policy)  # 4 batches: bounded memory
                for k in jax.random.split(jax.random.PRNGKey(0), 4)]
         jax_stats = [np.concatenate([np.asarray(o[i]) for o in out]) for i in range(3)]
         summary[policy] = compare(jax_stats, box2d, policy)
-        curves[policy] = (jax_stats[0], box2d[f"{policy}_returns"])
+        curves[policy] = {"jaxcurr (JAX)": jax_stats[0],
+                          "Gymnasium Box2D": box2d[f"{policy}_returns"]}
         print(policy, json.dumps(summary[policy]))
+        if policy == "random":
+            summary["random_vs_box2d_without_continuous_collision"] = compare(
+                jax_stats, no_toi, policy)
+            curves[policy]["Box2D, continuous collision off"] = no_toi["random_returns"]
+            summary["box2d_with_vs_without_continuous_collision"] = compare(
+                [no_toi[f"random_{k}"] for k in ("returns", "lengths", "landed")], box2d,
+                policy)
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for ax, (policy, (ours, ref)) in zip(axes, curves.items(), strict=True):
-        for values, label in ((ours, "jaxcurr (JAX)"), (ref, "Gymnasium Box2D")):
+    for ax, (policy, series) in zip(axes, curves.items(), strict=True):
+        for label, values in series.items():
             x = np.sort(values)
             ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", label=label)
         ax.set(title=f"{policy} policy, {EPISODES} episodes each", xlabel="episode return",

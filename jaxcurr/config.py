@@ -48,7 +48,7 @@ LABEL_MODES = ("clean", "curriculum", "noise")
 DATA_SOURCES = ("digits", "npz", "tfds")
 TASKS = ("class", "group")
 BASELINES = ("batch_mean", "ema")
-TEACHER_KINDS = ("reinforce", "exp3s", "learning_progress")
+TEACHER_KINDS = ("reinforce", "exp3s", "learning_progress", "tscl")
 DENOMINATORS = ("v", "sqrt_v")
 MOMENTS = ("before", "after")
 DEFAULT_GROUPS = ((0,), (1, 2), (3, 4, 5), (6, 7, 8, 9))
@@ -126,8 +126,9 @@ class StudentConfig:
 class TeacherConfig:
     """The teacher of every non-uniform method. ``kind``: ``reinforce`` (MLP policy over tasks,
     Adam, baseline, optional entropy bonus; the first paper's), ``exp3s`` (Graves et al. 2017;
-    ``exp3s_*``) or ``learning_progress`` (fast/slow EMAs of each task's mean reward;
-    ``lp_*``)."""
+    ``exp3s_*``), ``learning_progress`` (fast/slow EMAs of each task's mean reward;
+    ``lp_*``) or ``tscl`` (Matiisen et al. 2017's online / naive / window / sampling teachers;
+    ``tscl_*``, with ``lp_eps`` as the epsilon-greedy share)."""
 
     tasks: str = "class"
     kind: str = "reinforce"
@@ -143,6 +144,12 @@ class TeacherConfig:
     lp_fast_rate: float = 0.1
     lp_slow_rate: float = 0.01
     lp_eps: float = 0.1
+    tscl_algorithm: str = "online"
+    tscl_selection: str = "epsilon_greedy"
+    tscl_absolute: bool = True
+    tscl_rate: float = 0.1
+    tscl_window: int = 10
+    tscl_temperature: float = 0.1
 
     def __post_init__(self):
         choice("teacher.tasks", self.tasks, TASKS)
@@ -155,6 +162,16 @@ class TeacherConfig:
             require_in(f"teacher.{name}", getattr(self, name), 0, 1, low_open=True)
         require(self.lp_slow_rate < self.lp_fast_rate, "teacher.lp_slow_rate",
                 f"a number below teacher.lp_fast_rate ({self.lp_fast_rate})", self.lp_slow_rate)
+        from jaxcurr.teachers.tscl import ALGORITHMS, SELECTIONS
+
+        choice("teacher.tscl_algorithm", self.tscl_algorithm, ALGORITHMS)
+        choice("teacher.tscl_selection", self.tscl_selection, SELECTIONS)
+        require(isinstance(self.tscl_absolute, bool), "teacher.tscl_absolute", "true or false",
+                self.tscl_absolute)
+        require_in("teacher.tscl_rate", self.tscl_rate, 0, 1, low_open=True)
+        require(is_int(self.tscl_window) and self.tscl_window >= 2, "teacher.tscl_window",
+                "an integer >= 2", self.tscl_window)
+        positive("teacher.tscl_temperature", self.tscl_temperature)
         hidden_sizes("teacher.hidden", self.hidden)
         positive("teacher.learning_rate", self.learning_rate)
         non_negative("teacher.entropy_coef", self.entropy_coef)

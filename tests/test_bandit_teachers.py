@@ -1,6 +1,6 @@
-"""EXP3.S and the learning-progress teacher: their updates against NumPy re-computations of the
-papers' formulas over a few steps, and a synthetic non-stationary problem on which each must
-follow the best task."""
+"""EXP3.S, the learning-progress teacher and TSCL's teachers: their updates against NumPy
+re-computations of the papers' formulas over a few steps, and a synthetic non-stationary
+problem on which each must follow the best task."""
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +9,7 @@ import pytest
 
 from jaxcurr.teachers.exp3s import exp3s_teacher, reservoir_add
 from jaxcurr.teachers.learning_progress import learning_progress_teacher
+from jaxcurr.teachers.tscl import tscl_teacher
 
 K = 4
 
@@ -129,6 +130,9 @@ def test_learning_progress_follows_the_task_that_improves():
 
 @pytest.mark.parametrize("make, kwargs, field", [
     (exp3s_teacher, {"num_tasks": 1}, "teacher.num_tasks"),
+    (tscl_teacher, {"num_tasks": 3, "algorithm": "greedy"}, "teacher.tscl_algorithm"),
+    (tscl_teacher, {"num_tasks": 3, "window": 1}, "teacher.tscl_window"),
+    (tscl_teacher, {"num_tasks": 3, "selection": "thompson"}, "teacher.tscl_selection"),
     (exp3s_teacher, {"num_tasks": 3, "eps": 1.5}, "teacher.eps"),
     (learning_progress_teacher, {"num_tasks": 3, "fast_rate": 0.01, "slow_rate": 0.1},
      "teacher.slow_rate"),
@@ -140,7 +144,8 @@ def test_bad_settings_name_the_field(make, kwargs, field):
 
 @pytest.mark.parametrize("teacher_kind, methods", [
     ("exp3s", ["curiosity", "prediction_gain", "gradient_norm"]),
-    ("learning_progress", ["uniform", "momentum_correlation", "gradient_prediction_gain"])])
+    ("learning_progress", ["uniform", "momentum_correlation", "gradient_prediction_gain"]),
+    ("tscl", ["curiosity", "momentum_correlation"])])
 def test_any_teacher_with_any_signal_in_the_classifier_curriculum(teacher_kind, methods,
                                                                  tiny_config, tmp_path):
     """The classifier curriculum runs every method with the chosen teacher in one program; the
@@ -160,3 +165,87 @@ def test_any_teacher_with_any_signal_in_the_classifier_curriculum(teacher_kind, 
         probs = metrics[f"{method}/task_probs"]  # [point, seed, window, task]
         np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
         assert np.abs(probs - 1.0 / probs.shape[-1]).max() > 1e-3, method  # it moved
+
+
+def _tscl_numpy(steps, algorithm, window, rate):
+    """Matiisen et al. 2017's four teachers in batch form, float64, lists per task: the value
+    estimates after each step (sampling: each task's FIFO of score changes)."""
+    q, last, hist, out = np.zeros(K), {}, {i: [] for i in range(K)}, []
+    for t, (tasks, rewards) in enumerate(steps):
+        for i in np.unique(tasks):
+            x = rewards[tasks == i].mean()
+            change = x - last[i] if i in last else None
+            if algorithm == "online":
+                q[i] = rate * (change or 0.0) + (1 - rate) * q[i]
+            elif algorithm == "sampling":
+                if change is not None:
+                    hist[i] = (hist[i] + [change])[-window:]
+            else:
+                hist[i] = (hist[i] + [(t, x)])[-window:]
+                if algorithm == "window" and len(hist[i]) >= 2:
+                    q[i] = np.polyfit(*np.array(hist[i]).T, 1)[0]
+                if algorithm == "naive" and len(hist[i]) == window:
+                    q[i] = np.polyfit(*np.array(hist[i]).T, 1)[0]
+                    hist[i] = []
+            last[i] = x
+        out.append(q.copy() if algorithm != "sampling" else {i: list(h) for i, h in hist.items()})
+    return out
+
+
+@pytest.mark.parametrize("algorithm", ["online", "naive", "window", "sampling"])
+def test_tscl_matches_numpy(algorithm):
+    rng = np.random.default_rng(4)
+    window, rate = 3, 0.3
+    steps = [(rng.integers(0, K - 1, 5), rng.normal(size=5)) for _ in range(9)]
+    want = _tscl_numpy(steps, algorithm, window, rate)
+    teacher = tscl_teacher(K, algorithm, window=window, rate=rate)
+    state = teacher.init(None, None)
+    for (tasks, rewards), ref in zip(steps, want, strict=True):
+        state, _ = teacher.update(state, None, jnp.asarray(tasks), jnp.asarray(rewards))
+        if algorithm == "sampling":
+            for i in range(K):
+                np.testing.assert_allclose(state.values[i, :int(state.count[i])], ref[i],
+                                           rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_allclose(state.q, ref, rtol=1e-4, atol=1e-6)
+    if algorithm == "sampling":  # the never-drawn task has an empty FIFO: always picked first
+        assert int(teacher.act(state, None, jax.random.PRNGKey(0), 8)[0]) == K - 1
+    else:
+        v = np.abs(want[-1])
+        np.testing.assert_allclose(teacher.probs(state, None),
+                                   0.9 * np.eye(K)[v.argmax()] + 0.1 / K, rtol=1e-5)
+        boltzmann = tscl_teacher(K, algorithm, "boltzmann", window=window, rate=rate,
+                                 temperature=0.5)
+        e = np.exp(v / 0.5)
+        np.testing.assert_allclose(boltzmann.probs(state, None), e / e.sum(), rtol=1e-5)
+        signed = tscl_teacher(K, algorithm, absolute=False, window=window, rate=rate)
+        np.testing.assert_allclose(signed.probs(state, None),
+                                   0.9 * np.eye(K)[want[-1].argmax()] + 0.1 / K, rtol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm, selection", [
+    ("online", "epsilon_greedy"), ("window", "boltzmann"), ("naive", "epsilon_greedy"),
+    ("sampling", "epsilon_greedy")])
+def test_tscl_follows_the_task_that_improves(algorithm, selection):
+    """The learning-progress test's problem (task 1 improves in steps 0-400, task 3 in
+    400-800) with less score noise, as TSCL reads single-step score changes (0.0025 per step
+    here): 0.005 for online / window / naive, whose improving task must have the highest
+    probability mid-phase for every seed; 0.001 for the sampling teacher, whose Thompson draws
+    of single changes are noisier: its mean probability of the improving task over steps
+    250-350 and 650-750 and the seeds must exceed 0.5 (measured 0.87-1.0)."""
+    noise = 0.001 if algorithm == "sampling" else 0.005
+
+    def reward(t, tasks, key):
+        rise1 = jnp.clip(t / 400, 0, 1)
+        rise3 = jnp.clip((t - 400) / 400, 0, 1)
+        means = jnp.stack([jnp.zeros_like(rise1), rise1, jnp.zeros_like(rise1), rise3])
+        return means[tasks] + noise * jax.random.normal(key, tasks.shape)
+
+    teacher = tscl_teacher(K, algorithm, selection, window=10 if algorithm == "sampling"
+                           else 20, rate=0.1, temperature=0.002)
+    probs = _follow(teacher, reward, 800, 16)
+    if algorithm == "sampling":
+        assert probs[:, 250:350, 1].mean() > 0.5 and probs[:, 650:750, 3].mean() > 0.5
+    else:
+        assert np.all(probs[:, 300].argmax(-1) == 1), probs[:, 300]
+        assert np.all(probs[:, 700].argmax(-1) == 3), probs[:, 700]

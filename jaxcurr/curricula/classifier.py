@@ -37,6 +37,7 @@ from jaxcurr.teachers import (
     exp3s_teacher,
     learning_progress_teacher,
     reinforce_teacher,
+    tscl_teacher,
     uniform_teacher,
 )
 
@@ -153,6 +154,11 @@ def make_engine(config: Config) -> Engine:
             if teacher_cfg.kind == "exp3s":
                 return exp3s_teacher(config.num_tasks, teacher_cfg.exp3s_eta,
                                      teacher_cfg.exp3s_eps, teacher_cfg.exp3s_alpha)
+            if teacher_cfg.kind == "tscl":
+                return tscl_teacher(config.num_tasks, teacher_cfg.tscl_algorithm,
+                                    teacher_cfg.tscl_selection, teacher_cfg.tscl_absolute,
+                                    teacher_cfg.tscl_rate, teacher_cfg.tscl_window,
+                                    teacher_cfg.lp_eps, teacher_cfg.tscl_temperature)
             if teacher_cfg.kind == "learning_progress":
                 return learning_progress_teacher(config.num_tasks, teacher_cfg.lp_fast_rate,
                                                  teacher_cfg.lp_slow_rate, teacher_cfg.lp_eps)

@@ -22,9 +22,12 @@ Follows pybox2d's bundled Box2D 2.3 (``Box2D==2.3.10``), specialised to this sys
   contact that starts touching and cleared by one that stops; the lander touching anything
   is ``game_over``.
 
-Approximations that remain (why): no continuous collision (``b2World::SolveTOI``): it only
-acts when a body would pass through an edge within one step, i.e. hard crashes, which end
-the episode anyway; contacts are solved for at most two edges per body (a body of this size
+Approximations that remain (why): no continuous collision (``b2World::SolveTOI``, which moves
+a body that would reach the ground within a step back to the time of impact and starts the
+contact in that step): it acts only in fast impacts; the heuristic controller's statistics
+match without it, while a uniform random policy's return distribution is wider, as Box2D's own
+is with ``continuousPhysics`` off (1000-seed comparison: experiments/REPORT.md §6.1);
+contacts are solved for at most two edges per body (a body of this size
 cannot touch more of Gymnasium's 2-unit-wide edges at once) in edge order within a body,
 where Box2D uses the contact list's creation order; when one contact of a leg begins and
 another ends in the same step the end wins (Box2D's order depends on the broad-phase pair
@@ -155,7 +158,6 @@ def _slots(world: World):
 
 
 BODY = np.arange(3)[:, None]
-_per_body = jax.vmap  # the three bodies' ground contacts touch no common body: solved at once
 
 
 def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.Array]:
@@ -177,7 +179,7 @@ def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.
     slot_m = jax.tree.map(lambda x: x[BODY, edge_idx], manifolds)
     slot_m["count"] = jnp.where(on, slot_m["count"], 0)
     init = jax.vmap(contact.init_constraint, in_axes=(0, None, None, None, None, None, None))
-    vcs = _per_body(init)(slot_m, c, a, LOCAL_CENTER, INV_MASS, INV_I, FRICTION)
+    vcs = jax.vmap(init)(slot_m, c, a, LOCAL_CENTER, INV_MASS, INV_I, FRICTION)
     lam_n = world.normal_impulse[BODY, edge_idx]  # (3 bodies, 2 slots, 2 points)
     lam_t = world.tangent_impulse[BODY, edge_idx]
     inv_m, inv_i = jnp.asarray(INV_MASS)[:, None], jnp.asarray(INV_I)
@@ -193,7 +195,7 @@ def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.
     jcs = [None, None]
     for j in (1, 0):
         v, w, state, jcs[j] = joint_init(j, c, a, v, w, state)
-    solve_velocity = _per_body(contact.solve_velocity)
+    solve_velocity = jax.vmap(contact.solve_velocity)  # over the bodies
 
     def velocity_iteration(_, carry):
         v, w, state, lam_n, lam_t = carry
@@ -220,7 +222,7 @@ def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.
     c, a = c + DT * v, a + DT * w
     limit = state["limit"]
 
-    solve_position = _per_body(contact.solve_position)
+    solve_position = jax.vmap(contact.solve_position)  # over the bodies
 
     def position_iteration(carry):
         i, c, a, _ = carry

@@ -18,7 +18,7 @@ import numpy as np
 from jaxcurr.config import require, require_positive_int
 from jaxcurr.run_dir import stat
 
-FIGURES = (  # file, metric, y label, log scale (paper figure)
+FIGURES = (  # file, metric, y label, log scale (paper figure); window_*.png besides
     ("eval_return.png", "eval_return", "greedy return", False),  # Fig. 1
     ("train_return.png", "discounted_return", "training discounted return", False),
     ("train_return_undiscounted.png", "return", "training return", False),
@@ -154,13 +154,20 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list[Path]:
-    from jaxcurr.plots import band, plt, save_figure
+    from jaxcurr.plots import band, plt, point_curves, save_figure
 
-    final = metrics.final
+    final, step, out = metrics.final, np.asarray(metrics.step), []
+    title = f"{config.name}: {config.run.seeds} seeds, window means (mid-run too)"
+    for name, key, label, log in (("window_return.png", "return", "training return", False),
+                                  ("window_alpha.png", "alpha", "temperature alpha", True)):
+        if step.size and key in metrics:
+            out.append(point_curves(Path(run_dir) / "figures" / name, step,
+                                    {p: metrics[key][i] for i, p in enumerate(points)}, label,
+                                    title, xlabel="env step", log=log))
     if "eval_return" not in final:
-        return []
+        return out
     refs = reference_returns(config)
-    width, out = config.report.smooth, []
+    width = config.report.smooth
     for filename, key, label, log in FIGURES:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         episode = np.arange(1, final[key].shape[-1] + 1) * (

@@ -1,7 +1,8 @@
 """Teachers: policies that choose a task for each sample a student learns from.
 
 Task teachers (``init / act / update / probs``, :class:`Teacher`): REINFORCE (the first
-paper's), EXP3.S (Graves et al. 2017), learning progress (fast/slow EMAs), uniform. The
+paper's), EXP3.S (Graves et al. 2017), learning progress (fast/slow EMAs), TSCL's online /
+naive / window / sampling teachers (Matiisen et al. 2017), uniform. The
 initial-state teacher of the gradient-norm paper is :mod:`jaxcurr.teachers.initial_state`.
 """
 
@@ -9,7 +10,8 @@ from jaxcurr.teachers.base import Teacher
 from jaxcurr.teachers.exp3s import exp3s_teacher
 from jaxcurr.teachers.learning_progress import learning_progress_teacher
 from jaxcurr.teachers.reinforce import reinforce_teacher
+from jaxcurr.teachers.tscl import tscl_teacher
 from jaxcurr.teachers.uniform import uniform_teacher
 
 __all__ = ["Teacher", "exp3s_teacher", "learning_progress_teacher", "reinforce_teacher",
-           "uniform_teacher"]
+           "tscl_teacher", "uniform_teacher"]

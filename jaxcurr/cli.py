@@ -16,10 +16,12 @@ import tomllib
 import traceback
 from pathlib import Path
 
-from jaxcurr import interrupts
-from jaxcurr.config import ConfigError  # light; JAX is imported inside the commands, so that
-
-#                                        an interrupt at any moment falls in entry_point's try
+try:  # light imports; JAX is imported inside the commands, within entry_point's try
+    from jaxcurr import interrupts
+    from jaxcurr.config import ConfigError
+except KeyboardInterrupt:  # Ctrl-C before entry_point defers it: the same one line
+    print("\njaxcurr: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 MARKER = ".jaxcurr-run"  # written into every run directory jaxcurr makes
 

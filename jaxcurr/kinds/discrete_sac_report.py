@@ -163,7 +163,7 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
         if step.size and key in metrics:
             out.append(point_curves(Path(run_dir) / "figures" / name, step,
                                     {p: metrics[key][i] for i, p in enumerate(points)}, label,
-                                    title, xlabel="env step", log=log))
+                                    title, xlabel="env steps after the random phase", log=log))
     if "eval_return" not in final:
         return out
     refs = reference_returns(config)

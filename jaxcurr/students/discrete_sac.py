@@ -358,10 +358,17 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
 
     def metrics(state: TrainState) -> dict[str, jax.Array]:
         keys = jax.random.split(jax.random.fold_in(state.key, 1), n_eval)
-        scores = jax.vmap(lambda s, k: evaluator.score(fns.logits, s, k))(state.snapshots, keys)
-        done_evals = jnp.arange(n_eval) < state.episodes // config.eval_every
-        return {**state.log, "eval_return": jnp.where(done_evals, scores, jnp.nan),
-                "episodes": state.episodes, "env_steps": state.step}
+        done_evals = jnp.minimum(state.episodes // config.eval_every, n_eval)
+
+        def score(carry):  # only the evaluations done so far (vmapped: the most of any run)
+            i, scores = carry
+            snapshot = jax.tree.map(lambda x: x[i], state.snapshots)
+            return i + 1, scores.at[i].set(evaluator.score(fns.logits, snapshot, keys[i]))
+
+        _, scores = jax.lax.while_loop(lambda c: c[0] < done_evals, score,
+                                       (jnp.int32(0), jnp.full((n_eval,), jnp.nan)))
+        return {**state.log, "eval_return": scores, "episodes": state.episodes,
+                "env_steps": state.step}
 
     return SAC(init=init, run_chunk=run_chunk, finished=finished, metrics=metrics,
                learner=fns)

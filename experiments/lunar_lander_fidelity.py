@@ -53,8 +53,8 @@ def main() -> None:
     no_toi = np.load(OUT / "box2d_1000_seeds_no_toi.npz")
     summary, curves = {"episodes_each": EPISODES}, {}
     for policy in ("heuristic", "random"):
-        out = [ll.episode_statistics(k, EPISODES // 4, policy)  # 4 batches: bounded memory
-               for k in jax.random.split(jax.random.PRNGKey(0), 4)]
+        out = [ll.episode_statistics(k, EPISODES // 4, policy)  # 4 x 250: the recorded draws
+               for k in jax.random.split(jax.random.PRNGKey(0), 4)]  # (compiled once)
         jax_stats = [np.concatenate([np.asarray(o[i]) for o in out]) for i in range(3)]
         summary[policy] = compare(jax_stats, box2d, policy)
         curves[policy] = {"jaxcurr (JAX)": jax_stats[0],

@@ -318,8 +318,7 @@ def test_update_phases_and_reward_clipping():
     env, params = small_four_rooms(start=jnp.array([8, 10]), max_steps_in_episode=6)
     config = SACConfig(hidden=8, batch_size=8, buffer_size=64, random_steps=10, num_episodes=20,
                        chunk_steps=8, update_every=4, clip_rewards=True, min_reward=-0.5,
-                       eval_every=20,
-                       one_hot_observations=True)
+                       eval_every=20, one_hot_observations=True)
     sac = make_sac(config, env, params, exact_evaluator(env, params))
     plain = variant(0, 0)
     state = jax.jit(sac.init)(jax.random.key(0), plain)

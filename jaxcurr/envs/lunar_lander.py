@@ -34,6 +34,7 @@ Read from Gymnasium 1.4.0's ``gymnasium/envs/box2d/lunar_lander.py`` (NOTES §3a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -265,15 +266,25 @@ class LunarLander(environment.Environment[EnvState, EnvParams]):
         return spaces.Box(low, -low.at[6:].set(-1.0), (8,), jnp.float32)
 
 
-
 def episode_statistics(key, episodes: int, policy: str = "heuristic",
                        params: EnvParams | None = None):
     """``(return, length, landed)`` of ``episodes`` whole episodes (``[episodes]`` each) under
     :func:`heuristic` (``policy="heuristic"``) or uniform random actions (``"random"``);
-    ``landed``: the episode ended with the +100 of the sleep rule. Jit-compiled, vmapped."""
+    ``landed``: the episode ended with the +100 of the sleep rule. Jit-compiled, vmapped; the
+    program is compiled once per policy and parameters."""
     if policy not in ("heuristic", "random"):
         raise ValueError(f"policy must be 'heuristic' or 'random', got {policy!r}")
-    env, params = LunarLander(), params or EnvParams()
+    params = params or EnvParams()
+    try:
+        program = _episodes_program(policy, params)
+    except TypeError:  # parameters holding arrays are not hashable: compiled for this call
+        program = _episodes_program.__wrapped__(policy, params)
+    return program(jax.random.split(key, episodes))
+
+
+@functools.lru_cache(maxsize=8)
+def _episodes_program(policy: str, params: EnvParams):
+    env = LunarLander()
 
     def episode(k):
         obs, state = env.reset_env(k, params)
@@ -296,7 +307,7 @@ def episode_statistics(key, episodes: int, policy: str = "heuristic",
         out, _ = jax.lax.scan(body, init, jax.random.split(k, params.max_steps_in_episode))
         return out[2], out[3], out[4]
 
-    return jax.jit(jax.vmap(episode))(jax.random.split(key, episodes))
+    return jax.jit(jax.vmap(episode))
 
 
 def register_gymnax(env_id: str = GYMNAX_ID) -> None:

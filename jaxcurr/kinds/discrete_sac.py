@@ -73,7 +73,6 @@ class SACExperiment:
 SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "sac": SACConfig,
             "report": report.ReportConfig, "run": SACRunConfig}
 SWEEPABLE = ("sac.learning_rate", "sac.gamma", "sac.tau", "sac.target_entropy_scale",
-             "sac.min_reward",
              "sac.grokfast_alpha", "sac.grokfast_lamb", "sac.grade_beta")
 
 
@@ -110,12 +109,13 @@ def build_sac(config: SACExperiment, point: dict | None = None):
     sac_config = with_hyperparameters(
         dataclasses.replace(config.sac, chunk_steps=config.run.window_steps), point or {},
         "sac.")
-    evaluator = monte_carlo_greedy_evaluator(env, params, 1.0, sac_config.eval_episodes)
     if config.env.name == FOUR_ROOMS:
         evaluator = tabular_greedy_evaluator(
             env.all_observations(params), env.num_actions,
             lambda policy: four_rooms.policy_discounted_return(params, policy,
                                                                sac_config.gamma))
+    else:
+        evaluator = monte_carlo_greedy_evaluator(env, params, 1.0, sac_config.eval_episodes)
     return env, params, make_sac(sac_config, env, params, evaluator)
 
 

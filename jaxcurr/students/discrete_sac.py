@@ -223,8 +223,8 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
     """Build the training program for a gymnax env with discrete actions.
 
     ``evaluator`` defaults to :func:`monte_carlo_greedy_evaluator` with ``eval_episodes``
-    rollouts; pass
-    :func:`tabular_greedy_evaluator` for an exact score when the env has a finite state set.
+    rollouts; pass :func:`tabular_greedy_evaluator` for an exact score when the env has a
+    finite state set.
     """
     if not isinstance(config, SACConfig):
         raise ConfigError(f"config: got {type(config).__name__}; allowed: a SACConfig")

@@ -101,10 +101,11 @@ def tscl_teacher(num_tasks: int, algorithm: str = "online", selection: str = "ep
 
     def sample(state, key, n):
         """Thompson-style draws of the sampling teacher: ``n`` chosen tasks."""
-        idx = jax.random.randint(key, (n, k), 0, jnp.maximum(state.count, 1))
+        k_idx, k_tie = jax.random.split(key)
+        idx = jax.random.randint(k_idx, (n, k), 0, jnp.maximum(state.count, 1))
         drawn = value(jnp.take_along_axis(state.values, idx.T, 1).T)  # [n, K]
         drawn = jnp.where(state.count > 0, drawn, jnp.inf)
-        return jnp.argmax(drawn + 1e-6 * jax.random.uniform(key, (n, k)), -1)
+        return jnp.argmax(drawn + 1e-6 * jax.random.uniform(k_tie, (n, k)), -1)
 
     def probs(state, obs):
         del obs

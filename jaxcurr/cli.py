@@ -16,12 +16,14 @@ import tomllib
 import traceback
 from pathlib import Path
 
-try:  # light imports; JAX is imported inside the commands, within entry_point's try
+try:  # Ctrl-C before entry_point: deferred past the imports (they load JAX), the same one line
     from jaxcurr import interrupts
-    from jaxcurr.config import ConfigError
-except KeyboardInterrupt:  # Ctrl-C before entry_point defers it: the same one line
-    print("\njaxcurr: interrupted", file=sys.stderr)
-    sys.exit(130)
+
+    with interrupts.deferred():
+        from jaxcurr.config import ConfigError
+except KeyboardInterrupt:
+    print("\njaxcurr: interrupted", file=sys.stderr, flush=True)
+    os._exit(130)
 
 MARKER = ".jaxcurr-run"  # written into every run directory jaxcurr makes
 

@@ -9,6 +9,7 @@ chunk of a run, before its checkpoint). A second SIGINT exits at once with code 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -27,6 +28,21 @@ def _on_sigint(signum, frame) -> None:
 def install() -> None:
     """Defer SIGINT (command line only; library use keeps Python's default)."""
     signal.signal(signal.SIGINT, _on_sigint)
+
+
+@contextlib.contextmanager
+def deferred():
+    """Defer SIGINT inside the block (the command line's imports: JAX's native extensions abort
+    the process if KeyboardInterrupt lands inside them), restore the previous handler after it,
+    then raise KeyboardInterrupt in Python code if one came."""
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if _REQUESTS:
+        _REQUESTS.clear()
+        raise KeyboardInterrupt
 
 
 def requested() -> bool:

@@ -14,6 +14,7 @@ line; every number comes from this one invocation (needs the ``box2d`` and ``tor
   at the start), so env steps per second are given beside episodes per second.
 
     python -m benchmarks.measure_lunar_lander [--sac-steps 1000] [--ppo-episodes 10]
+        [--envs 1 64 1024] [--jax-only]
 """
 
 from __future__ import annotations
@@ -128,18 +129,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sac-steps", type=int, default=1000)
     parser.add_argument("--ppo-episodes", type=int, default=10)
+    parser.add_argument("--envs", type=int, nargs="+", default=[1, 64, 1024])
+    parser.add_argument("--jax-only", action="store_true",
+                        help="skip Box2D and the PyTorch runs (a machine without them)")
     args = parser.parse_args(argv)
     variants = ("plain", "grokfast", "grade", "both")
-    result = {"env": {"box2d_one_env": box2d_env_rate()}}
-    for envs in (1, 64, 1024):
+    result = {"device": str(jax.devices()[0]), "env": {}}
+    if not args.jax_only:
+        result["env"]["box2d_one_env"] = box2d_env_rate()
+    for envs in args.envs:
         result["env"][f"jax_{envs}_envs"] = jax_env_rate(envs)
+        print(f"jax env, {envs} envs: {result['env'][f'jax_{envs}_envs']:.0f} steps/s",
+              file=sys.stderr, flush=True)
     result["sac_jax"] = jax_sac_rate(args.sac_steps)
+    result["ppo_jax"] = jax_ppo_rate(args.ppo_episodes)
+    if args.jax_only:
+        print(json.dumps(result))
+        return 0
     sac_torch = [torch_rate("sac", v, 10_000 + args.sac_steps) for v in variants]
     # 12 runs one after another: each variant's time for the steps, times 3 seeds
     seconds = 3 * sum(args.sac_steps / r["learning_steps_per_s"] for r in sac_torch)
     result["sac_torch"] = {"per_variant": sac_torch,
                            "run_steps_per_s": 12 * args.sac_steps / seconds}
-    result["ppo_jax"] = jax_ppo_rate(args.ppo_episodes)
     ppo_torch = [torch_rate("ppo", v, args.ppo_episodes) for v in variants]
     seconds = 5 * sum(args.ppo_episodes / r["episodes_per_s"] for r in ppo_torch)
     steps = 5 * sum(r["env_steps"] for r in ppo_torch)
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     env = result["env"]
     rows = [("env steps/s, Box2D (1 env, Python loop)", env["box2d_one_env"], 1.0)]
     rows += [(f"env steps/s, JAX ({n} envs vmapped)", env[f"jax_{n}_envs"],
-              env[f"jax_{n}_envs"] / env["box2d_one_env"]) for n in (1, 64, 1024)]
+              env[f"jax_{n}_envs"] / env["box2d_one_env"]) for n in args.envs]
     rows += [("SAC 12 runs: run-steps/s, torch one after another",
               result["sac_torch"]["run_steps_per_s"], 1.0),
              ("SAC 12 runs: run-steps/s, JAX one program", result["sac_jax"]["run_steps_per_s"],

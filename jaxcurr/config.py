@@ -44,11 +44,23 @@ __all__ = [
 
 DEFAULT_METHODS = ("uniform", "curiosity", "momentum_correlation", "gradient_norm")
 METHODS = (*DEFAULT_METHODS, "prediction_gain", "gradient_prediction_gain")
+# A method is a name of METHODS (teacher.kind's teacher with that signal: curiosity reads the
+# loss) or "TEACHER:SIGNAL", any teacher of TEACHER_KINDS with any signal of SIGNAL_NAMES.
+SIGNAL_NAMES = ("loss", "momentum_correlation", "gradient_norm", "prediction_gain",
+                "gradient_prediction_gain")
 LABEL_MODES = ("clean", "curriculum", "noise")
 DATA_SOURCES = ("digits", "npz", "tfds")
 TASKS = ("class", "group")
 BASELINES = ("batch_mean", "ema")
 TEACHER_KINDS = ("reinforce", "exp3s", "learning_progress", "tscl")
+
+
+def is_method(name) -> bool:
+    """A method of ``run.methods``: a name of METHODS or ``"TEACHER:SIGNAL"``."""
+    if not isinstance(name, str):
+        return False
+    teacher, colon, signal = name.partition(":")
+    return name in METHODS or bool(colon and teacher in TEACHER_KINDS and signal in SIGNAL_NAMES)
 DENOMINATORS = ("v", "sqrt_v")
 MOMENTS = ("before", "after")
 DEFAULT_GROUPS = ((0,), (1, 2), (3, 4, 5), (6, 7, 8, 9))
@@ -206,10 +218,12 @@ class RunConfig(RunSettings):
     def __post_init__(self):
         super().__post_init__()
         require(isinstance(self.methods, tuple) and len(self.methods) > 0
-               and all(m in METHODS for m in self.methods)
+               and all(is_method(m) for m in self.methods)
                and len(set(self.methods)) == len(self.methods),
                "run.methods", "a non-empty list of distinct names from "
-               + ", ".join(map(repr, METHODS)), self.methods)
+               + ", ".join(map(repr, METHODS)) + ", or 'TEACHER:SIGNAL' with TEACHER one of "
+               + ", ".join(TEACHER_KINDS) + " and SIGNAL one of " + ", ".join(SIGNAL_NAMES),
+               self.methods)
         for field in ("steps", "batch_size", "log_every"):
             require_positive_int(f"run.{field}", getattr(self, field))
         require(self.steps % self.log_every == 0, "run.steps",

@@ -145,7 +145,9 @@ def test_bad_settings_name_the_field(make, kwargs, field):
 @pytest.mark.parametrize("teacher_kind, methods", [
     ("exp3s", ["curiosity", "prediction_gain", "gradient_norm"]),
     ("learning_progress", ["uniform", "momentum_correlation", "gradient_prediction_gain"]),
-    ("tscl", ["curiosity", "momentum_correlation"])])
+    ("tscl", ["curiosity", "momentum_correlation"]),
+    ("reinforce", ["uniform", "exp3s:momentum_correlation", "learning_progress:loss",
+                   "tscl:prediction_gain", "reinforce:gradient_norm"])])
 def test_any_teacher_with_any_signal_in_the_classifier_curriculum(teacher_kind, methods,
                                                                  tiny_config, tmp_path):
     """The classifier curriculum runs every method with the chosen teacher in one program; the
@@ -165,6 +167,41 @@ def test_any_teacher_with_any_signal_in_the_classifier_curriculum(teacher_kind, 
         probs = metrics[f"{method}/task_probs"]  # [point, seed, window, task]
         np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
         assert np.abs(probs - 1.0 / probs.shape[-1]).max() > 1e-3, method  # it moved
+
+
+def test_a_teacher_signal_method_is_that_teacher_with_that_signal(tiny_config, tmp_path):
+    """"exp3s:loss" under the default teacher.kind runs exactly what "curiosity" (the loss
+    signal) runs with teacher.kind = "exp3s": same seeds, same probabilities."""
+    import tomli_w
+
+    from jaxcurr import cli
+    from jaxcurr.run_dir import load_metrics
+
+    probs = []
+    for kind, method in (("reinforce", "exp3s:loss"), ("exp3s", "curiosity")):
+        values = tiny_config(teacher={"kind": kind, "exp3s_eta": 0.5},
+                             run={"methods": [method], "steps": 40, "log_every": 20})
+        path, out = tmp_path / f"{kind}.toml", tmp_path / kind
+        path.write_bytes(tomli_w.dumps(values).encode())
+        assert cli.main(["run", str(path), "--out", str(out), "--no-progress"]) == 0
+        probs.append(load_metrics(out)[f"{method}/task_probs"])
+    np.testing.assert_array_equal(probs[0], probs[1])
+    assert np.abs(probs[0] - 1.0 / probs[0].shape[-1]).max() > 1e-3
+
+
+def test_signal_names_are_the_signals():
+    from jaxcurr.config import SIGNAL_NAMES
+    from jaxcurr.signals import SIGNALS
+
+    assert set(SIGNAL_NAMES) == set(SIGNALS) - {"uniform"}
+
+
+@pytest.mark.parametrize("method", ["exp3s:accuracy", "bandit:loss", "exp3s:"])
+def test_a_bad_teacher_signal_method_names_the_field(tiny_config, method):
+    from jaxcurr.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match=r"^run\.methods: got .*'TEACHER:SIGNAL'"):
+        config_from_dict(tiny_config(run={"methods": ["uniform", method]}))
 
 
 def _tscl_numpy(steps, algorithm, window, rate):

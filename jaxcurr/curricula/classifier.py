@@ -41,10 +41,16 @@ from jaxcurr.teachers import (
     uniform_teacher,
 )
 
-METHOD_SIGNAL = {"uniform": "uniform", "curiosity": "loss",
-                 "momentum_correlation": "momentum_correlation", "gradient_norm": "gradient_norm",
-                 "prediction_gain": "prediction_gain",
-                 "gradient_prediction_gain": "gradient_prediction_gain"}
+METHOD_SIGNAL = {"uniform": "uniform", "curiosity": "loss"}  # the other names are signals
+
+
+def teacher_and_signal(method: str, default_teacher: str) -> tuple[str, str]:
+    """``"exp3s:loss"`` -> ("exp3s", "loss"); a plain name uses ``teacher.kind``'s teacher."""
+    teacher, colon, signal = method.partition(":")
+    if colon:
+        return teacher, signal
+    return ("uniform" if method == "uniform" else default_teacher,
+            METHOD_SIGNAL.get(method, method))
 
 
 class TaskData(NamedTuple):
@@ -149,17 +155,18 @@ def make_engine(config: Config) -> Engine:
                                eps=config.student.eps)
 
         def teacher_for(method: str) -> Teacher:
-            if method == "uniform":
+            kind = teacher_and_signal(method, teacher_cfg.kind)[0]
+            if kind == "uniform":
                 return uniform_teacher(config.num_tasks)
-            if teacher_cfg.kind == "exp3s":
+            if kind == "exp3s":
                 return exp3s_teacher(config.num_tasks, teacher_cfg.exp3s_eta,
                                      teacher_cfg.exp3s_eps, teacher_cfg.exp3s_alpha)
-            if teacher_cfg.kind == "tscl":
+            if kind == "tscl":
                 return tscl_teacher(config.num_tasks, teacher_cfg.tscl_algorithm,
                                     teacher_cfg.tscl_selection, teacher_cfg.tscl_absolute,
                                     teacher_cfg.tscl_rate, teacher_cfg.tscl_window,
                                     teacher_cfg.lp_eps, teacher_cfg.tscl_temperature)
-            if teacher_cfg.kind == "learning_progress":
+            if kind == "learning_progress":
                 return learning_progress_teacher(config.num_tasks, teacher_cfg.lp_fast_rate,
                                                  teacher_cfg.lp_slow_rate, teacher_cfg.lp_eps)
             return reinforce_teacher(
@@ -170,7 +177,7 @@ def make_engine(config: Config) -> Engine:
                 teacher_cfg.normalize_advantages)
 
         def signal_for(method: str) -> signals_lib.Signal:
-            name = METHOD_SIGNAL[method]
+            name = teacher_and_signal(method, teacher_cfg.kind)[1]
             if name == "momentum_correlation":
                 s = config.signal
                 return signals_lib.momentum_correlation(

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The accelerator measurements of benchmarks/RESULTS_gpu.md, JAX only, in one call:
+#   bash benchmarks/gpu_measurements.sh MNIST_NPZ OUT_DIR
+# (an accelerator machine whose Python has jax, flax, optax, chex and orbax; gymnax, gymnasium,
+# flashbax and tomli-w installed beside them). Each measurement is a fresh process with a time
+# limit, so one that fails or runs long leaves the others' lines in OUT_DIR/measurements.jsonl.
+set -u
+data=$1 out=$2
+export PYTHONUNBUFFERED=1
+mkdir -p "$out"
+log() { tee -a "$out/measurements.jsonl"; }
+python3 -c "import jax; print(jax.__version__, jax.devices())"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -m benchmarks.measure_jax --matmul-peak | log
+for seeds in 32 128 512 2048; do
+  timeout 100 python3 -m benchmarks.measure_jax mnist_curriculum --seeds "$seeds" --steps 500 \
+    --set "data.path=$data" | log
+done
+timeout 240 python3 -m benchmarks.measure_lunar_lander --jax-only --envs 1 64 1024 8192 65536 \
+  --sac-steps 1000 --ppo-episodes 10 | log
+timeout 120 python3 -c "import json; from benchmarks.measure_pointmaze import measure_jax
+print(json.dumps({'pointmaze_jax': measure_jax(2500, 2)}))" | log

@@ -1,6 +1,7 @@
 """Print the paper's claims (NOTES section 1) beside what the runs in experiments/results measured.
 
     python experiments/claims.py [experiments/results]
+    python experiments/claims.py --table experiments/results/teachers   # one row per method
 
 Each row is computed from a run's metrics.npz: means over seeds with 95% Student-t intervals.
 """
@@ -41,9 +42,7 @@ def curriculum_rows(run: Path) -> list[str]:
     config, m = load_run_config(run), load_metrics(run)
     rows = []
     uniform_final = m["uniform/group_loss"][:, -1].mean(0)  # intrinsic difficulty per group
-    for method in ("momentum_correlation", "curiosity", "gradient_norm"):
-        if f"{method}/group_loss" not in m:
-            continue
+    for method in taught(config):
         loss, share = m[f"{method}/group_loss"], m[f"{method}/group_share"]
         times = visit_time(share)
         own = np.array([spearmanr(t, f).statistic for t, f in zip(times, loss[:, -1],
@@ -66,6 +65,38 @@ def curriculum_rows(run: Path) -> list[str]:
     return rows
 
 
+def taught(config) -> list[str]:
+    """The run's methods with a teacher (all but uniform)."""
+    return [m for m in config.run.methods if m != "uniform"]
+
+
+def method_table(run: Path) -> list[str]:
+    """One row per method (uniform included): the curriculum or noise measures side by side."""
+    config, m = load_run_config(run), load_metrics(run)
+    noise = config.data.label_mode == "noise"
+    uniform_final = m["uniform/group_loss"][:, -1].mean(0)
+    if noise:
+        head = ("method | share of the noisiest group, 2nd half | share of {0}, 2nd half | "
+                "final loss above floor | std of mean eval loss, 2nd half")
+    else:
+        head = ("method | eval loss averaged over training | final mean loss | Spearman(visit "
+                "time, uniform's final loss) | share of {0}, first tenth")
+    rows = [f"**{config.name}**", "", f"| {head} |", "|---" * (head.count("|") + 1) + "|"]
+    for method in config.run.methods:
+        loss, share = m[f"{method}/group_loss"], m[f"{method}/group_share"]
+        if noise:
+            second = share[:, share.shape[1] // 2:].mean(1)
+            cells = [second[:, -1], second[:, 0], excess(m, method, config), stability(loss)]
+        else:
+            order = np.array([spearmanr(t, uniform_final).statistic for t in visit_time(share)])
+            cells = [loss.mean((1, 2)), loss[:, -1].mean(-1),
+                     np.nan_to_num(order) if method != "uniform" else None,
+                     tenth(share, 0)[:, 0]]
+        rows.append(f"| {method} | " + " | ".join("-" if c is None else fmt(c) for c in cells)
+                    + " |")
+    return rows
+
+
 def tenth(share: np.ndarray, which: int) -> np.ndarray:
     n = max(1, share.shape[1] // 10)
     part = share[:, :n] if which == 0 else share[:, -n:]
@@ -76,9 +107,7 @@ def noise_rows(run: Path) -> list[str]:
     config, m = load_run_config(run), load_metrics(run)
     rows = []
     uniform_share = 1 / len(config.data.groups) if config.teacher.tasks == "group" else None
-    for method in ("curiosity", "momentum_correlation", "gradient_norm"):
-        if f"{method}/group_loss" not in m:
-            continue
+    for method in taught(config):
         share = m[f"{method}/group_share"]
         loss = m[f"{method}/group_loss"]
         second_half = share[:, share.shape[1] // 2:].mean(1)
@@ -110,9 +139,18 @@ def stability(loss: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str]) -> int:
+    table = "--table" in argv
+    argv = [a for a in argv if a != "--table"]
     root = Path(argv[0] if argv else "experiments/results")
+    runs = sorted(p for p in root.iterdir() if (p / "metrics.npz").is_file()
+                  and run_dir.load_config_dict(p).get("kind", "classifier_curriculum")
+                  == "classifier_curriculum")  # the RL runs beside them have reports of their own
+    if table:
+        for run in runs:
+            print("\n".join(method_table(run)) + "\n")
+        return 0
     print("| run | method | measure | mean ± 95% CI over seeds |\n|---|---|---|---|")
-    for run in sorted(p for p in root.iterdir() if (p / "metrics.npz").is_file()):
+    for run in runs:
         mode = load_run_config(run).data.label_mode
         for row in (noise_rows(run) if mode == "noise" else curriculum_rows(run)):
             print(row)

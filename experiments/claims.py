@@ -81,6 +81,8 @@ def method_table(run: Path) -> list[str]:
     else:
         head = ("method | eval loss averaged over training | final mean loss | Spearman(visit "
                 "time, uniform's final loss) | share of {0}, first tenth")
+    head += " | distance from uniform's sampling"
+    uniform_share = m["uniform/group_share"].mean((0, 1))
     rows = [f"**{config.name}**", "", f"| {head} |", "|---" * (head.count("|") + 1) + "|"]
     for method in config.run.methods:
         loss, share = m[f"{method}/group_loss"], m[f"{method}/group_share"]
@@ -92,6 +94,8 @@ def method_table(run: Path) -> list[str]:
             cells = [loss.mean((1, 2)), loss[:, -1].mean(-1),
                      np.nan_to_num(order) if method != "uniform" else None,
                      tenth(share, 0)[:, 0]]
+        # total variation between the method's and uniform's group shares, mean over windows
+        cells.append(0.5 * np.abs(share - uniform_share).sum(-1).mean(-1))
         rows.append(f"| {method} | " + " | ".join("-" if c is None else fmt(c) for c in cells)
                     + " |")
     return rows

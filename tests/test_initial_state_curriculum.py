@@ -85,3 +85,58 @@ def test_bad_settings_are_one_line_naming_the_field(section, key, value, field):
         kind.from_dict(values)
     message = str(caught.value)
     assert message.startswith(field) and "\n" not in message and "allowed" in message
+
+
+@pytest.fixture(scope="module")
+def other_teachers():
+    """ALP-GMM, Robust PLR and REINFORCE on the episode scores, beside no teacher."""
+    values = start_curriculum_values(total_steps=2400)
+    values["methods"]["names"] = ["no_teacher", "alp_gmm:return", "plr:positive_value_loss",
+                                  "reinforce:return_progress", "plr:max_mc"]
+    values["teacher"].update(alp_fit_every=3, alp_fit_window=6, alp_history=8,
+                             alp_max_components=2, plr_buffer_size=3, plr_replay_prob=0.9)
+    config = kind.from_dict(values)
+    program = kind.build_program(config)
+    names, switches = kind.methods(config)
+    methods = Method(switches["teacher"], switches["signal"])
+    keys = jax.random.split(jax.random.PRNGKey(1), len(names))
+    state = jax.jit(jax.vmap(program.init))(keys, methods)
+    state, _ = jax.jit(jax.vmap(lambda s, m: jax.lax.scan(
+        lambda c, _: program.window(c, m), s, None, length=8)))(state, methods)
+    return config, names, jax.device_get(state)
+
+
+def test_any_start_teacher_with_any_score(other_teachers):
+    """Every teacher's starts are free cells; return progress is |G - G_prev| of the same
+    (goal, start) cells; the value scores are finite and nonzero once learning runs; PLR
+    replays levels from its buffer (some start pair repeats)."""
+    config, names, state = other_teachers
+    grid = point_maze.maze_map(config.maze.map)
+    n = 2400 // 300
+    assert np.all(state.episodes == n)
+    for m, name in enumerate(names):
+        cells = np.stack([state.log["goal_cell"][m, :n], state.log["reset_cell"][m, :n]], 1)
+        if name == "no_teacher":
+            assert np.all(np.isnan(cells))
+            continue
+        rows, cols = np.divmod(cells.astype(int), grid.shape[1])
+        assert np.all(grid[rows, cols] == 0), name
+        returns, progress = state.log["return"][m, :n], state.log["signal_return_progress"][m, :n]
+        last = {}
+        for e, pair in enumerate(map(tuple, cells)):
+            np.testing.assert_allclose(progress[e], abs(returns[e] - last[pair])
+                                       if pair in last else 0.0, rtol=1e-5, atol=1e-6)
+            last[pair] = returns[e]
+        if name.startswith("plr"):
+            assert len(set(map(tuple, cells))) < n, cells  # a replay
+        for score in ("positive_value_loss", "max_mc"):
+            late = state.log[f"signal_{score}"][m, 2:n]  # learning starts at step 350
+            assert np.all(np.isfinite(late)) and np.all(late != 0), (name, score)
+        np.testing.assert_allclose(state.log["signal_return"][m, :n], returns, rtol=1e-6)
+
+
+def test_a_bad_teacher_signal_method_names_the_field():
+    values = start_curriculum_values()
+    values["methods"]["names"] = ["no_teacher", "plr:accuracy"]
+    with pytest.raises(ValueError, match=r"^methods\.names: got .*'TEACHER:SIGNAL'"):
+        kind.from_dict(values)

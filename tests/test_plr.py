@@ -27,46 +27,44 @@ def test_replay_probabilities_match_numpy():
     scores = np.array([0.5, 0.0, 2.0, 0.5, -1.0, 1.0])  # a tie: slot 0 ranks before slot 3
     last_seen = np.array([3.0, 0.0, 9.0, 1.0, 5.0, 7.0])
     state = PLRState(jnp.asarray(levels, jnp.int32), jnp.asarray(scores, jnp.float32),
-                     jnp.asarray(last_seen, jnp.float32), jnp.zeros(6), jnp.asarray(10))
+                     jnp.asarray(last_seen, jnp.float32), jnp.asarray(10))
     np.testing.assert_allclose(teacher.replay_probs(state),
                                _numpy_probs(levels, scores, last_seen, 10, 0.3, 0.3), rtol=1e-5)
 
 
 def test_buffer_updates_match_numpy():
     """Insert into empty slots, update a level in place, replace the lowest score only when
-    beaten; best returns per level."""
+    beaten."""
     teacher = plr_teacher(20, buffer_size=3)
     state = teacher.init(jax.random.key(0))
     rng = np.random.default_rng(0)
-    buffer = {}  # level -> [score, last_seen, best_return]
+    buffer = {}  # level -> [score, last_seen]
     order = []  # slot order of the NumPy buffer
     for t in range(30):
         level = int(rng.integers(0, 8))
-        score, ret = float(rng.standard_normal()), float(rng.standard_normal())
-        state, _ = teacher.observe(state, level, score, ret)
+        score = float(rng.standard_normal())
+        state, _ = teacher.observe(state, level, score)
         if level in buffer:
-            buffer[level] = [score, t, max(buffer[level][2], ret)]
+            buffer[level] = [score, t]
         elif len(order) < 3:
             order.append(level)
-            buffer[level] = [score, t, ret]
+            buffer[level] = [score, t]
         else:
             lowest = min(range(3), key=lambda s: (buffer[order[s]][0], s))
             if score > buffer[order[lowest]][0]:
                 del buffer[order[lowest]]
                 order[lowest] = level
-                buffer[level] = [score, t, ret]
+                buffer[level] = [score, t]
         n = len(order)
         np.testing.assert_array_equal(state.levels, order + [-1] * (3 - n))
         np.testing.assert_allclose(state.scores[:n], [buffer[v][0] for v in order], rtol=1e-6)
         np.testing.assert_array_equal(state.last_seen[:n], [buffer[v][1] for v in order])
-        np.testing.assert_allclose([teacher.best_return(state, v) for v in order],
-                                   [buffer[v][2] for v in order], rtol=1e-6)
 
 
 def test_samples_follow_the_replay_distribution():
     teacher = plr_teacher(1000, buffer_size=4, replay_prob=0.7)
     state = PLRState(jnp.array([10, 20, 30, 40], jnp.int32), jnp.array([3.0, 1.0, 2.0, 0.0]),
-                     jnp.array([0.0, 1.0, 2.0, 3.0]), jnp.zeros(4), jnp.asarray(4))
+                     jnp.array([0.0, 1.0, 2.0, 3.0]), jnp.asarray(4))
     levels, replayed = jax.vmap(teacher.sample, in_axes=(None, 0))(
         state, jax.random.split(jax.random.key(1), 40_000))
     levels, replayed = np.asarray(levels), np.asarray(replayed)
@@ -89,7 +87,7 @@ def test_plr_follows_the_levels_with_high_regret():
         first = 20 * (t // phase)
         high = (level >= first) & (level < first + 5)
         score = jnp.where(high, 1.0, 0.1) + 0.05 * jax.random.normal(k_noise)
-        state, _ = teacher.observe(state, level, score, 0.0)
+        state, _ = teacher.observe(state, level, score)
         return (state, key), (high, replayed)
 
     def run(key):

@@ -4,16 +4,21 @@ One run (one seed of one method) of the gradient-norm paper's system (NOTES §2)
 functions. Every env step: the student acts (uniform random for the first ``random_steps``),
 the transition goes to a flashbax buffer and, from ``learning_starts`` on, one SAC update runs
 (:mod:`jaxcurr.students.continuous_sac`), its actor gradient feeding the episode's signals
-(:mod:`jaxcurr.rl_signals`). When an episode ends (the maze's 300-step limit: the task is
-continuing, so transitions always bootstrap), the teacher (:mod:`jaxcurr.teachers.initial_state`)
-is rewarded with the chosen signal and picks the next start (``reset_to_cells``); without a
-teacher the env's default reset is used. Optionally the replay buffer is cleared at every
-episode end (the authors' option). A window is ``eval_every`` env steps followed by an
-evaluation: ``eval_episodes`` episodes from the default reset with the actor's mean action.
+(:mod:`jaxcurr.rl_signals`), and the student's value of each state feeds the episode's scores
+(:mod:`jaxcurr.episode_scores`). When an episode ends (the maze's 300-step limit: the task is
+continuing, so transitions always bootstrap), the method's teacher
+(:mod:`jaxcurr.teachers.initial_state`: REINFORCE, ALP-GMM or Robust PLR) is rewarded with the
+chosen signal and picks the next start (``reset_to_cells``); without a teacher the env's
+default reset is used. A start's level is its (goal cell, start cell) pair: the
+return-progress and MaxMC scores keep each level's last and best return. Optionally the replay
+buffer is cleared at every episode end (the authors' option). A window is ``eval_every`` env
+steps followed by an evaluation: ``eval_episodes`` episodes from the default reset with the
+actor's mean action.
 
-The method is data, not code: ``Method(teacher, signal)`` with ``teacher`` 0/1 and ``signal``
-an index into :data:`jaxcurr.rl_signals.RL_SIGNALS`, so all methods and seeds are one vmapped
-program.
+The method is data, not code: ``Method(teacher, signal)`` with ``teacher`` an index into
+:data:`~jaxcurr.teachers.initial_state.START_TEACHERS` and ``signal`` an index into
+:data:`~jaxcurr.episode_scores.SIGNALS`, so all methods and seeds are one
+vmapped program (each run carries every teacher's state; only its own is used).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxcurr import rl_signals
+from jaxcurr import episode_scores, rl_signals
 from jaxcurr.envs.point_maze import MazeSetup
+from jaxcurr.episode_scores import SIGNALS
 from jaxcurr.students.continuous_sac import (
     ContinuousSACConfig,
     Learner,
@@ -36,16 +42,16 @@ from jaxcurr.students.continuous_sac import (
     make_replay,
     mean_action_return,
 )
-from jaxcurr.teachers.initial_state import StartTeacher, StartTeacherState
+from jaxcurr.teachers.initial_state import StartTeacher
 
 EPISODE_LOGS = ("return", "success", "goal_distance", "goal_cell", "reset_cell", "end_step",
-                *(f"signal_{name}" for name in rl_signals.RL_SIGNALS))
+                *(f"signal_{name}" for name in SIGNALS))
 UPDATE_MEANS = ("critic_loss", "actor_loss", "entropy")
 
 
 class Method(NamedTuple):
-    """``teacher``: 1.0 with the teacher, 0.0 with default resets; ``signal``: int32 index
-    into ``RL_SIGNALS`` (the teacher's reward)."""
+    """``teacher``: int32 index into ``START_TEACHERS`` (0: default resets); ``signal``: int32
+    index into ``SIGNALS`` (the teacher's reward)."""
 
     teacher: jax.Array
     signal: jax.Array
@@ -60,11 +66,15 @@ class RunState(NamedTuple):
     step: jax.Array
     episodes: jax.Array
     episode_return: jax.Array
+    episode_length: jax.Array  # int32: steps of this episode so far
     start: jax.Array  # [4]: this episode's goal xy and start xy
     cells: jax.Array  # [2]: this episode's goal and reset cell indices (row-major)
     grads: rl_signals.EpisodeGradients
+    episode: jax.Array  # [3, max_steps]: reward, V(s_t), V(s_t+1) of this episode's steps
+    level: jax.Array  # int32: this episode's (goal cell, start cell) pair
+    level_returns: jax.Array  # [2, levels]: last and best return from each level (NaN: none)
     update_sums: jax.Array  # [len(UPDATE_MEANS) + 1]: sums over the window's updates, count
-    teacher: StartTeacherState
+    teacher: tuple  # every teacher's state (TEACHERS[1:])
     teacher_obs: jax.Array
     raw_action: jax.Array
     log: dict
@@ -86,25 +96,42 @@ def _start_of(obs: jax.Array) -> jax.Array:
     return jnp.concatenate([obs[2:4], obs[0:2]])
 
 
-def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTeacher,
-                 total_steps: int, eval_every: int = 5_000, eval_episodes: int = 10,
-                 clear_buffer: bool = False, return_scale: float | None = None) -> Program:
-    """The run's pure functions. ``return_scale`` multiplies the return in the teacher's
-    observation (default ``1 / max_steps``, so it lies in [0, 1] for rewards in [0, 1])."""
+def make_program(maze: MazeSetup, config: ContinuousSACConfig,
+                 teachers: tuple[StartTeacher, ...], total_steps: int, eval_every: int = 5_000,
+                 eval_episodes: int = 10, clear_buffer: bool = False,
+                 return_scale: float | None = None, gae_lambda: float = 0.95) -> Program:
+    """The run's pure functions; ``teachers`` are those of ``START_TEACHERS[1:]``, in order.
+    ``return_scale`` multiplies the return in the teacher's observation (default
+    ``1 / max_steps``, so it lies in [0, 1] for rewards in [0, 1]); ``gae_lambda`` is the
+    positive value loss's lambda."""
     env, params = maze.env, maze.params
     low, high = action_bounds(env, params)
     sac = make_continuous_sac(config, low, high)
     replay = make_replay(config, total_steps)
     max_episodes = -(-total_steps // maze.max_steps)
     scale = 1.0 / maze.max_steps if return_scale is None else return_scale
+    free_index = jnp.full(maze.grid_shape, -1, jnp.int32).at[
+        tuple(maze.free_cells.T)].set(jnp.arange(len(maze.free_cells)))
+    num_free = len(maze.free_cells)
 
-    def teacher_reset(key, teacher_state: StartTeacherState, method: Method, teacher_obs):
-        """Next start: the teacher's cells, or the default reset without a teacher."""
+    def level_of(start: jax.Array) -> jax.Array:
+        """The (goal cell, start cell) pair of a start ``[goal xy, position xy]``."""
+        cell = maze.xy_to_cell(start.reshape(2, 2))
+        index = free_index[cell[:, 0], cell[:, 1]]
+        return index[0] * num_free + index[1]
+
+    def teacher_reset(key, teacher_states: tuple, method: Method, teacher_obs):
+        """Next start: the method's teacher's cells, or the default reset without one."""
         k_act, k_reset = jax.random.split(key)
-        raw, goal_cell, reset_cell = teacher.act(teacher_state, teacher_obs, k_act)
+        keys = [k_act, *(jax.random.fold_in(k_act, i) for i in range(1, len(teachers)))]
+        picks = [t.act(s, teacher_obs, k) for t, s, k in
+                 zip(teachers, teacher_states, keys, strict=True)]
+        which = jnp.clip(method.teacher - 1, 0, len(teachers) - 1)
+        raw, goal_cell, reset_cell = (jnp.stack(parts)[which] for parts in zip(*picks,
+                                                                             strict=True))
         obs_t, env_t = maze.reset_to_cells(k_reset, params, goal_cell, reset_cell)
         obs_d, env_d = env.reset_env(k_reset, params)
-        use = method.teacher > 0.5
+        use = method.teacher > 0
         obs = jnp.where(use, obs_t, obs_d)
         env_state = jax.tree.map(lambda t, d: jnp.where(use, t, d), env_t, env_d)
         cells = jnp.stack([_cell_index(goal_cell, maze.grid_shape),
@@ -122,16 +149,33 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTea
         update_sums = state.update_sums + out.learning.astype(jnp.float32) * jnp.stack(
             [upd.critic_loss, upd.actor_loss, upd.entropy, jnp.ones([])])
         episode_return = state.episode_return + out.reward
+        t = state.episode_length
+        values = sac.value(learner, jnp.stack([state.obs, out.obs]))  # V(s_t), V(s_t+1)
+        episode = state.episode.at[:, jnp.minimum(t, maze.max_steps - 1)].set(
+            jnp.stack([out.reward, values[0], values[1]]))
 
-        # episode end: log, reward the teacher, next start
-        signals = rl_signals.episode_rewards(grads)
-        signal = jnp.stack([signals[n] for n in rl_signals.RL_SIGNALS])[method.signal]
+        # episode end: scores, log, reward the teacher, next start
+        last, best = state.level_returns[:, state.level]
+        best = jnp.where(jnp.isnan(best), episode_return, jnp.maximum(best, episode_return))
+        signals = {**rl_signals.episode_rewards(grads),
+                   "return": episode_return,
+                   "return_progress": jnp.where(jnp.isnan(last), 0.0,
+                                                jnp.abs(episode_return - last)),
+                   "positive_value_loss": episode_scores.positive_value_loss(
+                       *episode, t + 1, config.gamma, gae_lambda),
+                   "max_mc": episode_scores.max_mc(episode[1], t + 1, best)}
+        signal = jnp.stack([signals[n] for n in SIGNALS])[method.signal]
+        level_returns = jnp.where(done, state.level_returns.at[:, state.level].set(
+            jnp.stack([episode_return, best])), state.level_returns)
         teacher_obs = jnp.concatenate([episode_return[None] * scale, state.start])
-        stepped, _ = teacher.observe(state.teacher, state.teacher_obs, state.raw_action, signal)
-        use_teacher = jnp.logical_and(done, method.teacher > 0.5)
-        teacher_state = jax.tree.map(lambda n, o: jnp.where(use_teacher, n, o), stepped,
-                                     state.teacher)
-        next_obs, next_env, raw, cells = teacher_reset(k_next, teacher_state, method,
+        teacher_states = []
+        for i, (teacher, before) in enumerate(zip(teachers, state.teacher, strict=True)):
+            stepped, _ = teacher.observe(before, state.teacher_obs, state.raw_action, signal)
+            use = done & (method.teacher == i + 1)
+            teacher_states.append(jax.tree.map(lambda n, o, u=use: jnp.where(u, n, o),
+                                               stepped, before))
+        teacher_states = tuple(teacher_states)
+        next_obs, next_env, raw, cells = teacher_reset(k_next, teacher_states, method,
                                                        teacher_obs)
 
         row = {"return": episode_return,
@@ -139,7 +183,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTea
                "goal_distance": jnp.linalg.norm(state.start[:2] - state.start[2:]),
                "goal_cell": state.cells[0], "reset_cell": state.cells[1],
                "end_step": (state.step + 1).astype(jnp.float32),
-               **{f"signal_{n}": signals[n] for n in rl_signals.RL_SIGNALS}}
+               **{f"signal_{n}": signals[n] for n in SIGNALS}}
         index = jnp.minimum(state.episodes, max_episodes - 1)
         log = {k: v.at[index].set(jnp.where(done, row[k], v[index]))
                for k, v in state.log.items()}
@@ -152,14 +196,19 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTea
             buffer_state = buffer_state.replace(
                 current_index=jnp.where(done, 0, buffer_state.current_index),
                 is_full=jnp.logical_and(buffer_state.is_full, ~done))
+        next_start = _start_of(next_obs)
         return RunState(
             learner=learner, buffer=buffer_state, env_state=pick(next_env, out.env_state),
             obs=pick(next_obs, out.obs), key=key, step=state.step + 1,
             episodes=state.episodes + done.astype(jnp.int32),
             episode_return=jnp.where(done, 0.0, episode_return),
-            start=pick(_start_of(next_obs), state.start), cells=pick(cells, state.cells),
-            grads=pick(rl_signals.empty(learner.actor), grads), update_sums=update_sums,
-            teacher=teacher_state, teacher_obs=pick(teacher_obs, state.teacher_obs),
+            episode_length=jnp.where(done, 0, t + 1),
+            start=pick(next_start, state.start), cells=pick(cells, state.cells),
+            grads=pick(rl_signals.empty(learner.actor), grads),
+            episode=pick(jnp.zeros_like(episode), episode),
+            level=pick(level_of(next_start), state.level), level_returns=level_returns,
+            update_sums=update_sums, teacher=teacher_states,
+            teacher_obs=pick(teacher_obs, state.teacher_obs),
             raw_action=pick(raw, state.raw_action), log=log)
 
     def evaluate(actor, key) -> tuple[jax.Array, jax.Array]:
@@ -172,6 +221,8 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTea
         before = state.episodes
         state = state._replace(update_sums=jnp.zeros_like(state.update_sums))
         state = jax.lax.fori_loop(0, eval_every, lambda _, s: env_step(s, method), state)
+        state = state._replace(teacher=tuple(t.end_window(s) for t, s in
+                                             zip(teachers, state.teacher, strict=True)))
         key, k_eval = jax.random.split(state.key)
         eval_return, eval_success = evaluate(state.learner.actor, k_eval)
         index = jnp.arange(max_episodes)
@@ -179,7 +230,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTea
         count = jnp.sum(ended)
         metrics = {f"train_{k}": jnp.sum(jnp.where(ended, state.log[k], 0.0)) / count
                    for k in ("return", "success", "goal_distance",
-                             *(f"signal_{n}" for n in rl_signals.RL_SIGNALS))}
+                             *(f"signal_{n}" for n in SIGNALS))}
         updates = state.update_sums[-1]
         metrics.update({k: state.update_sums[i] / updates for i, k in enumerate(UPDATE_MEANS)})
         metrics.update(eval_return=eval_return, eval_success=eval_success,
@@ -189,19 +240,25 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig, teacher: StartTea
 
     def init(key: jax.Array, method: Method) -> RunState:
         k_learner, k_teacher, k_reset, k_run = jax.random.split(key, 4)
-        teacher_state = teacher.init(k_teacher)
-        teacher_obs = jnp.zeros(teacher_state.obs.shape[-1:], jnp.float32)
-        obs, env_state, raw, cells = teacher_reset(k_reset, teacher_state, method, teacher_obs)
+        teacher_states = tuple(t.init(jax.random.fold_in(k_teacher, i) if i else k_teacher)
+                               for i, t in enumerate(teachers))
+        teacher_obs = jnp.zeros((5,), jnp.float32)  # [return, goal xy, start xy]
+        obs, env_state, raw, cells = teacher_reset(k_reset, teacher_states, method,
+                                                   teacher_obs)
         learner = sac.init(k_learner, obs)
         example = Transition(obs, low, jnp.zeros([], jnp.float32), jnp.zeros([], jnp.float32),
                              obs)
         return RunState(
             learner=learner, buffer=replay.init(example), env_state=env_state, obs=obs,
             key=k_run, step=jnp.zeros([], jnp.int32), episodes=jnp.zeros([], jnp.int32),
-            episode_return=jnp.zeros([], jnp.float32), start=_start_of(obs),
+            episode_return=jnp.zeros([], jnp.float32),
+            episode_length=jnp.zeros([], jnp.int32), start=_start_of(obs),
             cells=cells, grads=rl_signals.empty(learner.actor),
+            episode=jnp.zeros((3, maze.max_steps), jnp.float32),
+            level=level_of(_start_of(obs)),
+            level_returns=jnp.full((2, num_free * num_free), jnp.nan, jnp.float32),
             update_sums=jnp.zeros((len(UPDATE_MEANS) + 1,), jnp.float32),
-            teacher=teacher_state, teacher_obs=teacher_obs, raw_action=raw,
+            teacher=teacher_states, teacher_obs=teacher_obs, raw_action=raw,
             log={k: jnp.full((max_episodes,), jnp.nan, jnp.float32) for k in EPISODE_LOGS})
 
     return Program(init, window)

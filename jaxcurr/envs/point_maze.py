@@ -310,6 +310,7 @@ class MazeSetup(NamedTuple):
     free_cells: np.ndarray  # [K, 2] (row, col)
     grid_shape: tuple[int, int]
     max_steps: int
+    xy_to_cell: Any  # xy [..., 2] -> int32 (row, col) of this maze
 
 
 def make_maze(maze: str = "open", reward_type: str = "dense",
@@ -319,7 +320,8 @@ def make_maze(maze: str = "open", reward_type: str = "dense",
     params = env.default_params.replace(contact_margin=contact_margin)
     return MazeSetup(env=env, params=params, reset_to_cells=reset_to_cells,
                      free_cells=free_cells(maze), grid_shape=maze_map(maze).shape,
-                     max_steps=params.max_steps_in_episode)
+                     max_steps=params.max_steps_in_episode,
+                     xy_to_cell=functools.partial(xy_to_cell, maze))
 
 
 def register_gymnax(env_id: str = GYMNAX_ID) -> None:

@@ -6,7 +6,12 @@ The gradient-norm paper's system (``papers/gradient_norm_acl.txt``, NOTES §2) w
 * ``no_teacher``: the maze's default resets;
 * ``mean_norm``: the teacher rewarded by the mean of per-update actor-gradient norms (reward 1);
 * ``sum_norm``: by ``||sum_t g_t|| / T`` (reward 2, as the paper defines it);
-* ``momentum_correlation``: by the first paper's signal on the actor (not in either paper).
+* ``momentum_correlation``: by the first paper's signal on the actor (not in either paper);
+* ``"TEACHER:SIGNAL"``: any teacher of ``reinforce``, ``alp_gmm`` (Portelas et al. 2019),
+  ``plr`` (Robust PLR, Jiang et al. 2021) with any signal of
+  :data:`~jaxcurr.episode_scores.SIGNALS` (the gradient signals, ``return``,
+  ``return_progress``, ``positive_value_loss``, ``max_mc``), e.g. ``"alp_gmm:return"``,
+  ``"plr:positive_value_loss"``.
 
 A window is ``run.eval_every`` env steps, then 10 evaluation episodes from the default reset
 with the mean action. Window metrics: ``eval_return``, ``eval_success`` (final-step success
@@ -34,12 +39,26 @@ from jaxcurr.config import (
     require_in,
     require_positive_int,
 )
+from jaxcurr.episode_scores import SIGNALS
 from jaxcurr.kinds import initial_state_report as report
 from jaxcurr.kinds.base import Engine, Kind
 from jaxcurr.rl_signals import RL_SIGNALS
 from jaxcurr.students.continuous_sac import ContinuousSACConfig
+from jaxcurr.teachers.initial_state import START_TEACHERS as TEACHERS
 
-METHODS = ("no_teacher", *RL_SIGNALS)
+METHODS = ("no_teacher", *RL_SIGNALS)  # the REINFORCE teacher with each gradient signal
+
+
+def method_parts(name: str) -> tuple[str, str] | None:
+    """``(teacher, signal)`` of a method name, or None for an unknown one."""
+    if name == "no_teacher":
+        return "none", RL_SIGNALS[0]
+    if name in RL_SIGNALS:
+        return "reinforce", name
+    teacher, colon, signal = name.partition(":")
+    if colon and teacher in TEACHERS[1:] and signal in SIGNALS:
+        return teacher, signal
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +80,10 @@ class MazeConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TeacherConfig:
-    """The initial-state teacher (:func:`jaxcurr.teachers.initial_state.start_teacher`)."""
+    """The REINFORCE start teacher (:func:`jaxcurr.teachers.initial_state.start_teacher`),
+    ALP-GMM's (``alp_*``, :func:`jaxcurr.teachers.alp_gmm.alp_gmm_teacher`) and Robust PLR's
+    (``plr_*``, :func:`jaxcurr.teachers.plr.plr_teacher`) settings, and the positive value
+    loss's ``gae_lambda``."""
 
     hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 5e-3
@@ -69,8 +91,20 @@ class TeacherConfig:
     episodes_per_trajectory: int = 5
     baseline_steps: int = 5
     updates: int = 1
+    alp_max_components: int = 6
+    alp_fit_every: int = 50
+    alp_fit_window: int = 250
+    alp_history: int = 2000
+    alp_em_iters: int = 10
+    alp_random_share: float = 0.2
+    plr_buffer_size: int = 64
+    plr_replay_prob: float = 0.5
+    plr_temperature: float = 0.3
+    plr_staleness: float = 0.3
+    gae_lambda: float = 0.95
 
     def __post_init__(self):
+        require_in("teacher.gae_lambda", self.gae_lambda, 0.0, 1.0)
         hidden_sizes("teacher.hidden", self.hidden)
         require_in("teacher.learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
         require_in("teacher.std", self.std, 0.0, 10.0, low_open=True)
@@ -84,8 +118,11 @@ class MethodsConfig:
 
     def __post_init__(self):
         require(isinstance(self.names, tuple) and len(self.names) > 0
-                and set(self.names) <= set(METHODS) and len(set(self.names)) == len(self.names),
-                "methods.names", "distinct names from " + ", ".join(METHODS), self.names)
+                and all(isinstance(n, str) and method_parts(n) for n in self.names)
+                and len(set(self.names)) == len(self.names),
+                "methods.names", "distinct names from " + ", ".join(METHODS)
+                + ", or 'TEACHER:SIGNAL' with TEACHER one of " + ", ".join(TEACHERS[1:])
+                + " and SIGNAL one of " + ", ".join(SIGNALS), self.names)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,26 +172,34 @@ def build_program(config: Experiment):
     """The maze and the run's :class:`~jaxcurr.curricula.initial_state.Program`."""
     from jaxcurr.curricula.initial_state import make_program
     from jaxcurr.envs import point_maze
-    from jaxcurr.teachers.initial_state import start_teacher
+    from jaxcurr.teachers import initial_state as starts
 
     maze = point_maze.make_maze(config.maze.map, config.maze.reward_type,
                                 config.maze.contact_margin)
     t = config.teacher
-    teacher = start_teacher(maze.free_cells, maze.grid_shape, hidden=t.hidden,
-                            learning_rate=t.learning_rate, std=t.std,
-                            episodes_per_trajectory=t.episodes_per_trajectory,
-                            baseline_steps=t.baseline_steps, updates=t.updates)
+    reinforce = starts.start_teacher(maze.free_cells, maze.grid_shape, hidden=t.hidden,
+                                     learning_rate=t.learning_rate, std=t.std,
+                                     episodes_per_trajectory=t.episodes_per_trajectory,
+                                     baseline_steps=t.baseline_steps, updates=t.updates)
+    alp_gmm = starts.alp_gmm_start_teacher(
+        maze.free_cells, maze.grid_shape, max_components=t.alp_max_components,
+        fit_every=t.alp_fit_every, fit_window=t.alp_fit_window, history=t.alp_history,
+        em_iters=t.alp_em_iters, random_share=t.alp_random_share)
+    plr = starts.plr_start_teacher(maze.free_cells, buffer_size=t.plr_buffer_size,
+                                   replay_prob=t.plr_replay_prob,
+                                   temperature=t.plr_temperature, staleness=t.plr_staleness)
     r = config.run
-    return make_program(maze, config.sac, teacher, r.total_steps, r.eval_every,
-                        r.eval_episodes, r.clear_buffer)
+    return make_program(maze, config.sac, (reinforce, alp_gmm, plr), r.total_steps,
+                        r.eval_every, r.eval_episodes, r.clear_buffer,
+                        gae_lambda=t.gae_lambda)
 
 
 def methods(config: Experiment) -> tuple[list[str], dict]:
     """``Kind.variants``: method names and their stacked :class:`Method` switches."""
     names = list(config.methods.names)
-    return names, {"teacher": jnp.array([n != "no_teacher" for n in names], jnp.float32),
-                   "signal": jnp.array([RL_SIGNALS.index(n) if n in RL_SIGNALS else 0
-                                        for n in names], jnp.int32)}
+    parts = [method_parts(n) for n in names]
+    return names, {"teacher": jnp.array([TEACHERS.index(t) for t, _ in parts], jnp.int32),
+                   "signal": jnp.array([SIGNALS.index(s) for _, s in parts], jnp.int32)}
 
 
 def make_engine(config: Experiment) -> Engine:

@@ -20,11 +20,12 @@ import numpy as np
 from scipy import stats
 
 from jaxcurr.config import require_in, require_positive_int
+from jaxcurr.episode_scores import SIGNALS
 from jaxcurr.run_dir import stat
 
-UNGUARDED = ("train_return", "train_success", "train_goal_distance", "train_signal_mean_norm",
-             "train_signal_sum_norm", "train_signal_momentum_correlation", "critic_loss",
-             "actor_loss", "entropy")  # NaN in a window without episodes ends or updates
+UNGUARDED = ("train_return", "train_success", "train_goal_distance",
+             *(f"train_signal_{n}" for n in SIGNALS), "critic_loss", "actor_loss",
+             "entropy")  # NaN in a window without episodes ends or updates
 
 
 @dataclasses.dataclass(frozen=True)

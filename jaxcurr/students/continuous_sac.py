@@ -151,13 +151,16 @@ class UpdateInfo(NamedTuple):
 
 
 class SACFns(NamedTuple):
-    """``init(key, obs)``, ``update(learner, batch, key)``, ``act(actor, obs, key)`` and the
-    deterministic ``mean_action(actor, obs)`` from :func:`make_continuous_sac`."""
+    """``init(key, obs)``, ``update(learner, batch, key)``, ``act(actor, obs, key)``, the
+    deterministic ``mean_action(actor, obs)`` and ``value(learner, obs)``, the state value
+    ``min_i Q_i(obs, mean_action(obs))`` (the soft value's entropy term left out), from
+    :func:`make_continuous_sac`."""
 
     init: Callable[[jax.Array, jax.Array], Learner]
     update: Callable[[Learner, Transition, jax.Array], tuple[Learner, UpdateInfo]]
     act: Callable[[Any, jax.Array, jax.Array], jax.Array]
     mean_action: Callable[[Any, jax.Array], jax.Array]
+    value: Callable[[Learner, jax.Array], jax.Array]
 
 
 def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
@@ -228,7 +231,10 @@ def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
     def mean_action(actor, obs):
         return centre + scale * jnp.tanh(actor_net.apply(actor, obs)[0])
 
-    return SACFns(init, update, act, mean_action)
+    def value(learner, obs):
+        return jnp.min(critic_net.apply(learner.critic, obs, mean_action(learner.actor, obs)), 0)
+
+    return SACFns(init, update, act, mean_action, value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,14 +14,17 @@ Every ``fit_every`` episodes it fits Gaussian mixtures to the last ``fit_window`
 the lowest AIC ``2 p - 2 log L``, ``p = K (D + D (D + 1) / 2) + K - 1``, ``D = d + 1``. A new
 task is drawn
 
-* uniformly from the box while fewer than ``fit_every`` episodes are done, and with
-  probability ``random_share`` afterwards;
+* uniformly from the box until the first fit, and with probability ``random_share``
+  afterwards;
 * otherwise from component ``k`` with probability ``alp_k / sum_j alp_j``, ``alp_k`` the ALP
   coordinate of its mean (clipped at 0), as the task-space marginal ``N(mu_k[:d],
   Sigma_k[:d, :d])`` clipped to the box.
 
-History and fit window are ring buffers of ``history`` and ``fit_window`` entries (the paper
-keeps all of history in a KD-tree; a bounded buffer keeps the state a fixed-size array).
+History is a ring buffer of ``history`` entries (the paper keeps all of history in a KD-tree;
+a bounded buffer keeps the state a fixed-size array). ``observe`` is ``record`` (the ALP) then
+``refit`` (the mixtures, when ``fit_every`` episodes have passed since the last fit); a vmapped
+training loop can call ``record`` per episode and ``refit`` less often, where a refit computed
+under ``vmap`` for every run and step would cost more than the student.
 """
 
 from __future__ import annotations
@@ -48,16 +51,20 @@ class ALPGMMState(NamedTuple):
     scores: jax.Array  # [history]
     alps: jax.Array  # [history]
     count: jax.Array  # int32: episodes observed
+    fitted_at: jax.Array  # int32: count at the last fit
     mixture: Mixture
 
 
 class ALPGMM(NamedTuple):
     """``init(key)``; ``sample(state, key) -> task [d]`` in the box; ``observe(state, task,
-    score, key) -> (state, info)``; ``component_probs(state) -> [K]``."""
+    score, key) -> (state, info)``, which is ``record(state, task, score) -> (state, info)``
+    then ``refit(state, key) -> state``; ``component_probs(state) -> [K]``."""
 
     init: object
     sample: object
     observe: object
+    record: object
+    refit: object
     component_probs: object
 
 
@@ -135,7 +142,8 @@ def alp_gmm_teacher(low, high, max_components: int = 6, fit_every: int = 50,
         mixture = Mixture(jnp.zeros((max_components,)), jnp.zeros((max_components, dim)),
                           jnp.broadcast_to(jnp.eye(dim), (max_components, dim, dim)))
         return ALPGMMState(jnp.zeros((history, d)), jnp.zeros((history,)),
-                           jnp.zeros((history,)), jnp.zeros([], jnp.int32), mixture)
+                           jnp.zeros((history,)), jnp.zeros([], jnp.int32),
+                           jnp.zeros([], jnp.int32), mixture)
 
     def component_probs(state: ALPGMMState) -> jax.Array:
         alp = jnp.maximum(state.mixture.means[:, -1], 0.0) * (state.mixture.weights > 0)
@@ -150,16 +158,17 @@ def alp_gmm_teacher(low, high, max_components: int = 6, fit_every: int = 50,
         pick = jax.random.choice(k_pick, max_components, p=component_probs(state))
         cov = state.mixture.covs[pick, :d, :d]
         gaussian = jax.random.multivariate_normal(k_normal, state.mixture.means[pick, :d], cov)
-        explore = (state.count < fit_every) | (jax.random.uniform(k_explore) < random_share)
+        fitted = jnp.sum(state.mixture.weights) > 0
+        explore = ~fitted | (jax.random.uniform(k_explore) < random_share)
         unit = jnp.where(explore, uniform, jnp.clip(gaussian, 0.0, 1.0))
         return low + unit * (high - low)
 
     def fit(state: ALPGMMState, key) -> Mixture:
-        ages = (state.count - 1 - jnp.arange(history)) % history  # 0: the newest entry
-        mask = (ages < jnp.minimum(state.count, fit_window))
-        points = jnp.concatenate([state.tasks, state.alps[:, None]], axis=1)
+        newest = (state.count - 1 - jnp.arange(fit_window)) % history  # the window's slots
+        mask = jnp.arange(fit_window) < state.count
+        points = jnp.concatenate([state.tasks, state.alps[:, None]], axis=1)[newest]
         # K random distinct points of the window as initial means (same draw for every K)
-        order = jax.random.permutation(key, history)
+        order = jax.random.permutation(key, fit_window)
         ranked = jnp.argsort(jnp.where(mask[order], 0, 1), stable=True)
         init_means = points[order[ranked[:max_components]]]
 
@@ -172,7 +181,7 @@ def alp_gmm_teacher(low, high, max_components: int = 6, fit_every: int = 50,
         best = jnp.argmin(jnp.where(jnp.isfinite(scores), scores, jnp.inf))
         return jax.tree.map(lambda a: a[best], mixtures)
 
-    def observe(state: ALPGMMState, task, score, key) -> tuple[ALPGMMState, dict]:
+    def record(state: ALPGMMState, task, score) -> tuple[ALPGMMState, dict]:
         unit = (jnp.asarray(task, jnp.float32) - low) / (high - low)
         score = jnp.asarray(score, jnp.float32)
         seen = jnp.arange(history) < jnp.minimum(state.count, history)
@@ -180,11 +189,19 @@ def alp_gmm_teacher(low, high, max_components: int = 6, fit_every: int = 50,
         nearest = jnp.argmin(distance)
         alp = jnp.where(state.count > 0, jnp.abs(score - state.scores[nearest]), 0.0)
         slot = state.count % history
-        state = state._replace(tasks=state.tasks.at[slot].set(unit),
-                               scores=state.scores.at[slot].set(score),
-                               alps=state.alps.at[slot].set(alp), count=state.count + 1)
-        refit = (state.count % fit_every == 0) & (state.count >= max_components)
-        mixture = jax.lax.cond(refit, fit, lambda s, k: s.mixture, state, key)
-        return state._replace(mixture=mixture), {"alp": alp, "refit": refit}
+        return state._replace(tasks=state.tasks.at[slot].set(unit),
+                              scores=state.scores.at[slot].set(score),
+                              alps=state.alps.at[slot].set(alp), count=state.count + 1
+                              ), {"alp": alp}
 
-    return ALPGMM(init, sample, observe, component_probs)
+    def refit(state: ALPGMMState, key) -> ALPGMMState:
+        due = (state.count - state.fitted_at >= fit_every) & (state.count >= max_components)
+        mixture = jax.lax.cond(due, fit, lambda s, k: s.mixture, state, key)
+        return state._replace(mixture=mixture,
+                              fitted_at=jnp.where(due, state.count, state.fitted_at))
+
+    def observe(state: ALPGMMState, task, score, key) -> tuple[ALPGMMState, dict]:
+        state, info = record(state, task, score)
+        return refit(state, key), info
+
+    return ALPGMM(init, sample, observe, record, refit, component_probs)

@@ -16,8 +16,8 @@ the episode ``C_i`` at which each was last played. Before an episode, once the b
 uniformly from ``0..num_levels-1``. After the episode the level's score is set to the new one
 and ``C_i = c``; a level not in the buffer takes the first empty slot, or replaces the lowest
 score if its own is higher. Robust PLR trains the student on replayed levels only: ``sample``
-returns ``replayed`` so that an on-policy student can drop the others' gradients.
-``max_return`` keeps each level's best episode return for the MaxMC score.
+returns ``replayed`` so that an on-policy student can drop the others' gradients (an
+off-policy student such as the curriculum's SAC learns from every transition regardless).
 """
 
 from __future__ import annotations
@@ -34,20 +34,17 @@ class PLRState(NamedTuple):
     levels: jax.Array  # [buffer_size] int32, -1 where empty
     scores: jax.Array  # [buffer_size]
     last_seen: jax.Array  # [buffer_size] episode count at the last play
-    max_return: jax.Array  # [buffer_size] best episode return on the level
     count: jax.Array  # int32: episodes observed
 
 
 class PLR(NamedTuple):
     """``init(key)``; ``sample(state, key) -> (level, replayed)``; ``observe(state, level,
-    score, episode_return) -> (state, info)``; ``replay_probs(state) -> [buffer_size]``;
-    ``best_return(state, level)`` (``-inf`` for a level not in the buffer)."""
+    score) -> (state, info)``; ``replay_probs(state) -> [buffer_size]``."""
 
     init: object
     sample: object
     observe: object
     replay_probs: object
-    best_return: object
 
 
 def rank_weights(scores: jax.Array, filled: jax.Array, temperature: float) -> jax.Array:
@@ -75,8 +72,7 @@ def plr_teacher(num_levels: int, buffer_size: int = 64, replay_prob: float = 0.5
     def init(key) -> PLRState:
         del key
         return PLRState(jnp.full((buffer_size,), -1, jnp.int32), jnp.zeros((buffer_size,)),
-                        jnp.zeros((buffer_size,)), jnp.full((buffer_size,), -jnp.inf),
-                        jnp.zeros([], jnp.int32))
+                        jnp.zeros((buffer_size,)), jnp.zeros([], jnp.int32))
 
     def replay_probs(state: PLRState) -> jax.Array:
         filled = state.levels >= 0
@@ -96,11 +92,7 @@ def plr_teacher(num_levels: int, buffer_size: int = 64, replay_prob: float = 0.5
         new = jax.random.randint(k_new, (), 0, num_levels)
         return jnp.where(replayed, state.levels[slot], new), replayed
 
-    def best_return(state: PLRState, level) -> jax.Array:
-        here = state.levels == level
-        return jnp.max(jnp.where(here, state.max_return, -jnp.inf))
-
-    def observe(state: PLRState, level, score, episode_return) -> tuple[PLRState, dict]:
+    def observe(state: PLRState, level, score) -> tuple[PLRState, dict]:
         score = jnp.asarray(score, jnp.float32)
         here = state.levels == level
         present = jnp.any(here)
@@ -109,15 +101,13 @@ def plr_teacher(num_levels: int, buffer_size: int = 64, replay_prob: float = 0.5
         slot = jnp.where(present, jnp.argmax(here),
                          jnp.where(jnp.any(empty), jnp.argmax(empty), jnp.argmin(filled_scores)))
         write = present | jnp.any(empty) | (score > jnp.min(filled_scores))
-        best = jnp.where(present, jnp.maximum(state.max_return[slot], episode_return),
-                         episode_return)
 
         def put(array, value):
             return array.at[slot].set(jnp.where(write, value, array[slot]))
 
         state = PLRState(put(state.levels, jnp.asarray(level, jnp.int32)),
                          put(state.scores, score), put(state.last_seen, state.count),
-                         put(state.max_return, best), state.count + 1)
+                         state.count + 1)
         return state, {"inserted": write & ~present}
 
-    return PLR(init, sample, observe, replay_probs, best_return)
+    return PLR(init, sample, observe, replay_probs)

@@ -14,22 +14,28 @@ from jaxcurr.rl_signals import RL_SIGNALS
 from tests.test_kinds import start_curriculum_values
 
 
-@pytest.fixture(scope="module")
-def finished():
-    values = start_curriculum_values()
-    values["methods"]["names"] = list(kind.METHODS)
+def _run(values: dict, seed: int, num_windows: int):
+    """Every method of ``values`` for ``num_windows`` windows: config, names, final state and
+    each window's metrics."""
     config = kind.from_dict(values)
     program = kind.build_program(config)
     names, switches = kind.methods(config)
     methods = Method(switches["teacher"], switches["signal"])
-    keys = jax.random.split(jax.random.PRNGKey(0), len(names))
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(names))
     state = jax.jit(jax.vmap(program.init))(keys, methods)
     window = jax.jit(jax.vmap(program.window))
     windows = []
-    for _ in range(4):
+    for _ in range(num_windows):
         state, metrics = window(state, methods)
         windows.append(jax.device_get(metrics))
     return config, names, jax.device_get(state), windows
+
+
+@pytest.fixture(scope="module")
+def finished():
+    values = start_curriculum_values()
+    values["methods"]["names"] = list(kind.METHODS)
+    return _run(values, 0, 4)
 
 
 def test_teacher_starts_are_free_cells_and_default_resets_are_not_on_cells(finished):
@@ -95,15 +101,7 @@ def other_teachers():
                                   "reinforce:return_progress", "plr:max_mc"]
     values["teacher"].update(alp_fit_every=3, alp_fit_window=6, alp_history=8,
                              alp_max_components=2, plr_buffer_size=3, plr_replay_prob=0.9)
-    config = kind.from_dict(values)
-    program = kind.build_program(config)
-    names, switches = kind.methods(config)
-    methods = Method(switches["teacher"], switches["signal"])
-    keys = jax.random.split(jax.random.PRNGKey(1), len(names))
-    state = jax.jit(jax.vmap(program.init))(keys, methods)
-    state, _ = jax.jit(jax.vmap(lambda s, m: jax.lax.scan(
-        lambda c, _: program.window(c, m), s, None, length=8)))(state, methods)
-    return config, names, jax.device_get(state)
+    return _run(values, 1, 8)[:3]
 
 
 def test_any_start_teacher_with_any_score(other_teachers):

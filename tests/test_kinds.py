@@ -2,6 +2,7 @@
 uninterrupted run exactly; the non-finite guard; sweeps; metric sinks; run-directory layout."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -234,3 +235,11 @@ def test_rl_hyperparameter_sweep_equals_separate_runs(kind, tmp_path):
         for name, value in single.items():
             np.testing.assert_allclose(together[name][p], value[0], rtol=1e-4, atol=1e-5,
                                        err_msg=name)
+
+
+@pytest.mark.parametrize("path", sorted(
+    (pathlib.Path(__file__).parents[1] / "experiments").glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_experiment_config_is_valid(path):
+    from jaxcurr.experiment import load_experiment
+
+    load_experiment(path)  # raises ConfigError naming the field otherwise

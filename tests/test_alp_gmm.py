@@ -26,8 +26,9 @@ def test_em_matches_scikit_learn_from_the_same_start(k):
     max_k, iters = 4, 6
     init_means = x[mask][rng.choice(mask.sum(), max_k, replace=False)]
     active = np.arange(max_k) < k
-    mixture, log_l = em_fit(jnp.asarray(x, jnp.float32), jnp.asarray(mask),
-                            jnp.asarray(init_means, jnp.float32), jnp.asarray(active), iters)
+    fit = jax.jit(em_fit, static_argnums=4)
+    mixture, log_l = fit(jnp.asarray(x, jnp.float32), jnp.asarray(mask),
+                         jnp.asarray(init_means, jnp.float32), jnp.asarray(active), iters)
 
     data = x[mask]
     cov = np.cov(data.T, bias=True) + 1e-4 * np.eye(3)
@@ -47,13 +48,13 @@ def test_em_matches_scikit_learn_from_the_same_start(k):
 def test_alp_is_the_distance_to_the_nearest_earlier_tasks_score():
     teacher = alp_gmm_teacher([0.0, -1.0], [2.0, 1.0], max_components=2, fit_every=1000,
                               fit_window=4, history=4)
-    state = teacher.init(jax.random.key(0))
+    state, observe = teacher.init(jax.random.key(0)), jax.jit(teacher.observe)
     rng = np.random.default_rng(1)
     tasks = rng.uniform([0, -1], [2, 1], (9, 2))
     scores = rng.standard_normal(9)
     history = []  # (unit task, score), the last 4 (the ring buffer)
     for t, (task, score) in enumerate(zip(tasks, scores, strict=True)):
-        state, info = teacher.observe(state, jnp.asarray(task), score, jax.random.key(t))
+        state, info = observe(state, jnp.asarray(task), score, jax.random.key(t))
         unit = (task - [0, -1]) / 2
         if history:
             nearest = min(history, key=lambda h: np.sum((h[0] - unit) ** 2))
@@ -76,18 +77,24 @@ def test_alp_gmm_follows_the_region_that_improves():
 
     def episode(carry, t):
         state, level, key = carry
-        key, k_sample, k_noise, k_fit = jax.random.split(key, 4)
+        key, k_sample, k_noise = jax.random.split(key, 3)
         task = teacher.sample(state, k_sample)
         half = jnp.stack([task[0] < 0.5, task[0] >= 0.5])
         improving = jnp.arange(2) == t // phase
         level = jnp.minimum(level + 0.005 * (half & improving), 1.0)
         score = jnp.sum(half * level) + 0.01 * jax.random.normal(k_noise)
-        state, _ = teacher.observe(state, task, score, k_fit)
+        state, _ = teacher.record(state, task, score)
         return (state, level, key), jnp.any(half & improving)
+
+    def block(carry, ts):  # fit_every episodes, then the refit that is due (as observe does)
+        carry, inside = jax.lax.scan(episode, carry, ts)
+        state, level, key = carry
+        key, k_fit = jax.random.split(key)
+        return (teacher.refit(state, k_fit), level, key), inside
 
     def run(key):
         carry = (teacher.init(key), jnp.zeros(2), key)
-        return jax.lax.scan(episode, carry, jnp.arange(2 * phase))[1]
+        return jax.lax.scan(block, carry, jnp.arange(2 * phase).reshape(-1, 40))[1].ravel()
 
     inside = np.asarray(jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(3), 4)))
     share = np.stack([inside[:, phase // 2:phase].mean(1),

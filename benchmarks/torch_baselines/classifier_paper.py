@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script:
 from benchmarks.torch_baselines import common
 from jaxcurr.config import Config
 from jaxcurr.curricula import TaskData
-from jaxcurr.curricula.classifier import METHOD_SIGNAL
 
 
 def adam_moments(optimizer: torch.optim.Adam, student: torch.nn.Module):
@@ -49,7 +48,7 @@ def adam_moments(optimizer: torch.optim.Adam, student: torch.nn.Module):
 
 def rewards_for(method: str, config: Config, student, optimizer, params, x, y, losses):
     """The method's per-sample rewards at ``params`` (the student before its step)."""
-    signal = METHOD_SIGNAL[method]
+    signal = common.method_signal(method, config)
     if signal == "loss":
         return losses.detach()
     if signal == "gradient_norm":

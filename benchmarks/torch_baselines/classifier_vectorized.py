@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script:
 from benchmarks.torch_baselines import common
 from jaxcurr.config import Config
 from jaxcurr.curricula import TaskData
-from jaxcurr.curricula.classifier import METHOD_SIGNAL
 
 
 class Adam(NamedTuple):
@@ -77,7 +76,7 @@ class Learner:
 
     def __init__(self, config: Config, method: str, student_base, teacher_base):
         self.config, self.method = config, method
-        self.signal = METHOD_SIGNAL[method]
+        self.signal = common.method_signal(method, config)
         self.student_base, self.teacher_base = student_base, teacher_base
         self.losses = vmap(functools.partial(common.per_sample_losses, student_base))
 

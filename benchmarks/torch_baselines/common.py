@@ -38,6 +38,7 @@ from torch.func import functional_call, grad, jvp, vmap
 from jaxcurr import runner
 from jaxcurr.config import Config, SignalConfig, TeacherConfig, load_config
 from jaxcurr.curricula import TaskData, prepare_data
+from jaxcurr.curricula.classifier import teacher_and_signal
 from jaxcurr.data import load_dataset
 from jaxcurr.results import mean_ci, summarize
 
@@ -405,3 +406,12 @@ def main(run: Callable, description: str, argv: list[str] | None = None) -> dict
     if args.parity:
         write_parity(args.parity, config, data, metrics, seconds)
     return summary
+
+
+def method_signal(method: str, config: Config) -> str:
+    """The signal of a ``run.methods`` name; these baselines have REINFORCE teachers only."""
+    teacher, signal = teacher_and_signal(method, config.teacher.kind)
+    if teacher not in ("reinforce", "uniform"):
+        raise ValueError(f"run.methods: got {method!r}; allowed for the PyTorch baselines: "
+                         "methods with the REINFORCE teacher (or uniform)")
+    return signal

@@ -99,14 +99,14 @@ def test_alp_gmm_follows_the_region_that_improves():
     inside = np.asarray(jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(3), 4)))
     share = np.stack([inside[:, phase // 2:phase].mean(1),
                       inside[:, phase + phase // 2:].mean(1)])  # [phase, seed]
-    assert np.all(share > 0.65), share  # measured 0.73-0.88 over 8 seeds
+    assert np.all(share > 0.65), share  # measured 0.71-0.88 over 8 seeds
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    ({"low": [0.0, 1.0], "high": [1.0, 1.0]}, "teacher.task_box"),
-    ({"max_components": 1}, "teacher.max_components"),
-    ({"fit_window": 5000}, "teacher.fit_window"),
-    ({"random_share": 1.5}, "teacher.random_share"),
+    ({"low": [0.0, 1.0], "high": [1.0, 1.0]}, "teacher.alp_task_box"),
+    ({"max_components": 1}, "teacher.alp_max_components"),
+    ({"fit_window": 5000}, "teacher.alp_fit_window"),
+    ({"random_share": 1.5}, "teacher.alp_random_share"),
 ])
 def test_bad_settings_name_the_field(kwargs, field):
     values = {"low": [0.0, 0.0], "high": [1.0, 1.0], **kwargs}

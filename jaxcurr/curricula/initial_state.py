@@ -155,8 +155,9 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
             jnp.stack([out.reward, values[0], values[1]]))
 
         # episode end: scores, log, reward the teacher, next start
-        last, best = state.level_returns[:, state.level]
-        best = jnp.where(jnp.isnan(best), episode_return, jnp.maximum(best, episode_return))
+        last, old_best = state.level_returns[:, state.level]
+        best = jnp.where(jnp.isnan(old_best), episode_return,
+                         jnp.maximum(old_best, episode_return))
         signals = {**rl_signals.episode_rewards(grads),
                    "return": episode_return,
                    "return_progress": jnp.where(jnp.isnan(last), 0.0,
@@ -165,8 +166,8 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
                        *episode, t + 1, config.gamma, gae_lambda),
                    "max_mc": episode_scores.max_mc(episode[1], t + 1, best)}
         signal = jnp.stack([signals[n] for n in SIGNALS])[method.signal]
-        level_returns = jnp.where(done, state.level_returns.at[:, state.level].set(
-            jnp.stack([episode_return, best])), state.level_returns)
+        level_returns = state.level_returns.at[:, state.level].set(
+            jnp.where(done, jnp.stack([episode_return, best]), jnp.stack([last, old_best])))
         teacher_obs = jnp.concatenate([episode_return[None] * scale, state.start])
         teacher_states = []
         for i, (teacher, before) in enumerate(zip(teachers, state.teacher, strict=True)):
@@ -205,7 +206,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
             episode_length=jnp.where(done, 0, t + 1),
             start=pick(next_start, state.start), cells=pick(cells, state.cells),
             grads=pick(rl_signals.empty(learner.actor), grads),
-            episode=pick(jnp.zeros_like(episode), episode),
+            episode=episode,  # entries past an episode's length are masked, never read
             level=pick(level_of(next_start), state.level), level_returns=level_returns,
             update_sums=update_sums, teacher=teacher_states,
             teacher_obs=pick(teacher_obs, state.teacher_obs),

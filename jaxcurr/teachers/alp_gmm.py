@@ -124,15 +124,16 @@ def alp_gmm_teacher(low, high, max_components: int = 6, fit_every: int = 50,
     box = (low, high)
     low, high = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
     require(low.ndim == 1 and low.shape == high.shape and bool(jnp.all(high > low)),
-            "teacher.task_box", "two equal-length lists, low below high", box)
+            "teacher.alp_task_box", "two equal-length lists, low below high", box)
     for name, value, least in (("max_components", max_components, 2),
                                ("fit_every", fit_every, 1), ("em_iters", em_iters, 1)):
-        require(isinstance(value, int) and value >= least, f"teacher.{name}",
+        require(isinstance(value, int) and value >= least, f"teacher.alp_{name}",
                 f"an integer >= {least}", value)
     require(isinstance(fit_window, int) and max_components <= fit_window <= history,
-            "teacher.fit_window", f"an integer in [max_components, history ({history})]",
+            "teacher.alp_fit_window", f"an integer in [max_components, history ({history})]",
             fit_window)
-    require(0 <= random_share <= 1, "teacher.random_share", "a number in [0, 1]", random_share)
+    require(0 <= random_share <= 1, "teacher.alp_random_share", "a number in [0, 1]",
+            random_share)
     d = low.shape[0]
     dim = d + 1
     ks = jnp.arange(2, max_components + 1)

@@ -53,13 +53,12 @@ class StartTeacherState(NamedTuple):
 class StartTeacher(NamedTuple):
     """``init(key)``; ``act(state, obs, key) -> (raw [4], goal_cell [2], reset_cell [2])``;
     ``observe(state, obs, raw, reward) -> (state, info)`` (records one step, updates after
-    ``k``); ``mean(state, obs)`` the policy's mean in ``[0, 1]^4``; ``end_window(state)``, the
-    teacher's work between windows of a training loop (ALP-GMM's refits; identity here)."""
+    ``k``); ``end_window(state)``, the teacher's work between windows of a training loop
+    (ALP-GMM's refits; identity for the others)."""
 
     init: Callable[[jax.Array], StartTeacherState]
     act: Callable[..., tuple[jax.Array, jax.Array, jax.Array]]
     observe: Callable[..., tuple[StartTeacherState, dict]]
-    mean: Callable[[StartTeacherState, jax.Array], jax.Array]
     end_window: Callable[[Any], Any] = lambda state: state
 
 
@@ -166,7 +165,7 @@ def start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int], obs_dim: 
         return jax.lax.cond(state.filled == k, learn,
                             lambda s: (s, {"policy_loss": nan, "baseline_loss": nan}), state)
 
-    return StartTeacher(init, act, observe, mean)
+    return StartTeacher(init, act, observe)
 
 
 def alp_gmm_start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int],
@@ -174,9 +173,9 @@ def alp_gmm_start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int],
     """ALP-GMM (:mod:`jaxcurr.teachers.alp_gmm`) over the starts ``[0, 1]^4`` (goal, reset),
     mapped to free cells as the REINFORCE teacher's actions are (:func:`cells_from_action`);
     ``settings`` go to :func:`~jaxcurr.teachers.alp_gmm.alp_gmm_teacher`. Its state is the
-    ALP-GMM state and a key for the refits; ``mean`` is the most probable component's start.
-    ``observe`` records the episode's ALP; the mixtures are refitted in ``end_window`` once
-    ``fit_every`` episodes have passed (a refit due mid-window waits for the window's end)."""
+    ALP-GMM state and a key for the refits. ``observe`` records the episode's ALP; the
+    mixtures are refitted in ``end_window`` once ``fit_every`` episodes have passed (a refit
+    due mid-window waits for the window's end)."""
     from jaxcurr.teachers.alp_gmm import alp_gmm_teacher
 
     alp = alp_gmm_teacher(np.zeros(4), np.ones(4), **settings)
@@ -199,19 +198,14 @@ def alp_gmm_start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int],
         key, k_fit = jax.random.split(state[1])
         return alp.refit(state[0], k_fit), key
 
-    def mean(state, obs):
-        del obs
-        best = jnp.argmax(alp.component_probs(state[0]))
-        return state[0].mixture.means[best, :4]
-
-    return StartTeacher(init, act, observe, mean, end_window)
+    return StartTeacher(init, act, observe, end_window)
 
 
 def plr_start_teacher(free_cells: np.ndarray, **settings: Any) -> StartTeacher:
     """Robust PLR (:mod:`jaxcurr.teachers.plr`) over the ``F^2`` starts (goal cell, reset
     cell) of the ``F`` free cells, level ``l = F * goal + reset``; ``settings`` go to
     :func:`~jaxcurr.teachers.plr.plr_teacher`. The action it records is ``[l, replayed, 0,
-    0]``; ``mean`` is ``[goal, reset]`` of the highest-scored level in its buffer."""
+    0]``."""
     from jaxcurr.teachers.plr import plr_teacher
 
     cells = jnp.asarray(free_cells, jnp.int32)
@@ -229,10 +223,4 @@ def plr_start_teacher(free_cells: np.ndarray, **settings: Any) -> StartTeacher:
         del obs
         return plr.observe(state, raw[0].astype(jnp.int32), reward)
 
-    def mean(state, obs):
-        del obs
-        filled = state.levels >= 0
-        level = state.levels[jnp.argmax(jnp.where(filled, state.scores, -jnp.inf))]
-        return jnp.stack([level // count, level % count]).astype(jnp.float32)
-
-    return StartTeacher(plr.init, act, observe, mean)
+    return StartTeacher(plr.init, act, observe)

@@ -40,17 +40,34 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
     return None
 
 
+def run_config(kind, out: Path) -> dict:
+    """The run's saved config as this version writes it: settings added since the run was
+    made take their defaults (a saved file this version cannot read is compared as it is)."""
+    from jaxcurr.run_dir import load_config_dict
+
+    saved = load_config_dict(out)
+    try:
+        return kind.to_dict(kind.from_dict(saved))
+    except ConfigError:
+        return saved
+
+
+def _training_settings(values: dict) -> dict:
+    """Everything but ``[report]``, which only shapes summaries and final evaluations, so a
+    resume may change it (a finished run is then summarised again)."""
+    return {k: v for k, v in values.items() if k != "report"}
+
+
 def prepare_run_dir(out: Path, kind, config, resume: bool, overwrite: bool,
                     check_only: bool = False) -> None:
     """Check ``out`` for a new run or a resume; ``--overwrite`` only removes a directory that
     jaxcurr made (it holds the marker file), never one with files of the user's
     (``check_only``: refuse what would be refused, remove nothing)."""
-    from jaxcurr.run_dir import load_config_dict
-
     if resume:
         if not (out / "config.toml").is_file():
             raise ConfigError(f"--resume: {out} holds no run to resume (no config.toml)")
-        diff = _first_difference(load_config_dict(out), kind.to_dict(config))
+        diff = _first_difference(*(_training_settings(d) for d in (
+            run_config(kind, out), kind.to_dict(config))))
         if diff:
             raise ConfigError(f"--resume: the config differs from the run in {out}: {diff}")
         return

@@ -128,16 +128,20 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
              ) -> int:
     """Run (or resume) one config into ``out`` (``prepared``: its compiled run, or None to
     compile here); with ``replaces``, ``out`` is a staging directory that takes the place of
-    that run directory once it has its first checkpoint. Returns the process exit code."""
+    that run directory once it has its first checkpoint. A finished run resumed with a
+    changed ``[report]`` is summarised again from its last checkpoint (its final evaluation
+    included). Returns the process exit code."""
     from jax.experimental import multihost_utils
 
     from jaxcurr import runner
-    from jaxcurr.cli import MARKER
+    from jaxcurr.cli import MARKER, run_config
 
     if resume and (out / "summary.json").is_file():
         import json
 
-        if json.loads((out / "summary.json").read_text()).get("finished"):
+        same_report = (run_config(kind, out).get("report")
+                       == kind.to_dict(config).get("report"))
+        if json.loads((out / "summary.json").read_text()).get("finished") and same_report:
             print(f"{out}: finished already")
             return 0
     prepared = prepared or runner.compile_run(kind, config, data)  # one that cannot fit stops
@@ -184,12 +188,18 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     rd.save_summary(out, summary)
     figures = kind.figures(out, config, _as_run_metrics(result), result.points.labels)
     print(kind.format_summary(summary))
-    print(f"\ncompile {result.compile_seconds:.1f} s, this process ran {steps} "
-          f"{prepared.engine.unit}s in {result.run_seconds:.1f} s: {rate:.0f}/s per run, "
-          f"{rate * runs:.0f}/s over all {runs} runs")
+    print(f"\ncompile {result.compile_seconds:.1f} s, " + (
+        f"this process ran {steps} {prepared.engine.unit}s in {result.run_seconds:.1f} s: "
+        f"{_rate(rate)}/s per run, {_rate(rate * runs)}/s over all {runs} runs" if steps else
+        "nothing left to run: summarised again from the last checkpoint"))
     print(f"run directory: {out}" + (f"\nfigures: {', '.join(map(str, figures))}"
                                     if figures else ""))
     return 0
+
+
+def _rate(per_second: float) -> str:
+    """Three significant digits below 100 (0.126, 3.15), whole numbers above (552)."""
+    return f"{per_second:.0f}" if per_second >= 100 else f"{per_second:.3g}"
 
 
 RUN_FIELDS = ("finished", "compile_seconds", "run_seconds_this_process", "steps_this_process",

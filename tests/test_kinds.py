@@ -34,7 +34,7 @@ def ppo_values(algo, **run):
              if algo == "ppo" else {"num_episodes": 8, "hidden": [16]})
     return {"name": algo, "kind": "ppo", "variants": {"names": ["plain", "grade"]},
             "env": {"name": "CartPole-v1", "max_steps_in_episode": 30},
-            "agent": {"algo": algo}, algo: sizes,
+            "agent": {"algo": algo}, algo: sizes, "report": {"greedy_episodes": 2},
             "run": {"seeds": 2, "window_updates": 2, "chunk_logs": 1, "checkpoint_every": 1,
                     **run}}
 
@@ -106,6 +106,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(kind, tiny_config, tmp_pat
     _assert_same_run(tmp_path / "straight", tmp_path / "cut")
     summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert summary["finished"] and summary["kind"] == kind.replace("_episodic", "")
+    if kind.startswith("ppo"):  # the final policies' greedy returns, 2 episodes per run
+        assert load_metrics(tmp_path / "cut").final["greedy_return"].shape == (2, 2, 2)
+        assert summary["variants"]["grade"]["greedy_return"]["mean"] > 0  # CartPole pays 1/step
     first = json.loads((tmp_path / "straight" / "summary.json").read_text())
     steps = load_metrics(tmp_path / "cut").step
     # the resumed process counts only its own steps; the whole run's time spans both processes
@@ -243,3 +246,32 @@ def test_every_shipped_experiment_config_is_valid(path):
     from jaxcurr.experiment import load_experiment
 
     load_experiment(path)  # raises ConfigError naming the field otherwise
+
+
+def test_resume_reads_old_run_directories_and_reports_a_finished_run_again(tmp_path, capsys):
+    """A run saved before a setting existed resumes (the setting takes its default); a
+    changed [report] on a finished run recomputes the final evaluation from the last
+    checkpoint and leaves the training windows as they were; training settings must match."""
+    values = ppo_values("ppo_episodic")
+    del values["report"]
+    path, out = _write(tmp_path, values), tmp_path / "run"
+    assert _cli(path, "--out", out) == 0
+    saved = (out / "config.toml").read_text()
+    assert "greedy_episodes = 0" in saved
+    (out / "config.toml").write_text(saved.replace("greedy_episodes = 0\n", ""))  # older run
+    before = load_metrics(out)
+    assert "greedy_return" not in before.final
+    assert _cli(path, "--out", out, "--resume") == 0
+    assert "finished already" in capsys.readouterr().out
+
+    assert _cli(path, "--out", out, "--resume", "--set", "report.greedy_episodes=3") == 0
+    after = load_metrics(out)
+    assert after.final["greedy_return"].shape == (2, 2, 3)
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finished"] and len(summary["variants"]["plain"]["greedy_return_per_seed"]) == 2
+    assert "greedy_episodes = 3" in (out / "config.toml").read_text()
+
+    assert _cli(path, "--out", out, "--resume", "--set", "ppo_episodic.actor_lr=0.01") == 2
+    assert "ppo_episodic.actor_lr (0.0005 in the run, 0.01 now)" in capsys.readouterr().err

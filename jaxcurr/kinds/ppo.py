@@ -23,6 +23,7 @@ from jaxcurr.config import (
     choice,
     experiment_to_dict,
     fraction,
+    is_int,
     require,
     require_positive_int,
 )
@@ -47,15 +48,19 @@ class AgentConfig:
 @dataclasses.dataclass(frozen=True)
 class PPOReportConfig:
     """final_fraction: the final return is the mean over the last fraction of updates;
-    solved_level: a return drawn on the figure and counted per seed (0: none)."""
+    solved_level: a return drawn on the figure and counted per seed (0: none);
+    greedy_episodes: greedy (argmax) rollouts of every run's final policy (0: none)."""
 
     final_fraction: float = 0.1
     solved_level: float = 0.0
+    greedy_episodes: int = 0
 
     def __post_init__(self):
         fraction("report.final_fraction", self.final_fraction)
         require(self.final_fraction > 0, "report.final_fraction", "a number in (0, 1)",
                 self.final_fraction)
+        require(is_int(self.greedy_episodes) and self.greedy_episodes >= 0,
+                "report.greedy_episodes", "an integer >= 0", self.greedy_episodes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +149,28 @@ def make_engine(config: PPOExperiment) -> Engine:
 
     unit = "update" if config.agent.algo == "ppo" else "episode"
     return Engine(init, run, prog.num_updates // per_window, steps_per_window=per_window,
-                  unit=unit, guard=prog.agent, unguarded=("episode_return",))
+                  unit=unit, guard=prog.agent, unguarded=("episode_return",),
+                  final=greedy_final(config, prog) if config.report.greedy_episodes else None)
+
+
+def greedy_final(config: PPOExperiment, prog: Any):
+    """``final(state, data, point) -> {"greedy_return": [episodes]}``: the undiscounted return
+    of ``report.greedy_episodes`` argmax rollouts of the run's last policy. Every run rolls
+    out from the same keys (from ``run.seed``), so variants and seeds meet the same starts."""
+    from jaxcurr.students.ppo_common import make_networks
+    from jaxcurr.students.rl_evaluation import greedy_returns
+
+    env, params = make_env(config.env)
+    actor, _ = make_networks(config.student, env.action_space(params).n)
+    keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(config.run.seed), 1),
+                            config.report.greedy_episodes)
+
+    def final(state, data, point):
+        del data, point
+        return {"greedy_return": greedy_returns(env, params, actor.apply,
+                                                prog.agent(state).actor_params, keys)}
+
+    return final
 
 
 def prepare(config: PPOExperiment) -> None:
@@ -154,7 +180,8 @@ def prepare(config: PPOExperiment) -> None:
 
 def summarize(config: PPOExperiment, metrics: Any, points: list[str]) -> dict[str, Any]:
     """Per variant: the final return (mean over the last ``report.final_fraction`` of the
-    windows, per seed; mean and 95% t-interval) and the diagnostics there."""
+    windows, per seed; mean and 95% t-interval), the diagnostics there, and the mean greedy
+    return of the final policy where ``report.greedy_episodes`` is set."""
     from jaxcurr.run_dir import significant, stat
 
     returns = metrics["episode_return"]  # [P, S, W]
@@ -168,6 +195,10 @@ def summarize(config: PPOExperiment, metrics: Any, points: list[str]) -> dict[st
         row = {"final_return": stat(final, 5), "final_return_per_seed": significant(final, 5)}
         if config.report.solved_level:
             row["seeds_solved"] = int((final >= config.report.solved_level).sum())
+        if "greedy_return" in metrics.final:
+            greedy = metrics.final["greedy_return"][v].mean(-1)
+            row["greedy_return"] = stat(greedy, 5)
+            row["greedy_return_per_seed"] = significant(greedy, 5)
         for m in DIAGNOSTICS:
             row[f"final_{m}"] = significant(np.nanmean(metrics[m][v, :, -tail:]), 5)
         out["variants"][name] = row
@@ -178,8 +209,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['algo']} on {summary['env']}, {summary['seeds']} seeds: final return "
              f"(last {summary['final_windows']} of {summary['windows']} windows), mean +- 95% CI"]
     for name, row in summary["variants"].items():
-        final = row["final_return"]
-        lines.append(f"  {name:<10}{final['mean']} +- {final['ci95']}")
+        final, greedy = row["final_return"], row.get("greedy_return")
+        lines.append(f"  {name:<10}{final['mean']} +- {final['ci95']}" + (
+            f"; greedy {greedy['mean']} +- {greedy['ci95']}" if greedy else ""))
     return "\n".join(lines)
 
 

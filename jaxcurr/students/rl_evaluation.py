@@ -1,8 +1,9 @@
-"""Greedy (argmax) evaluation of a discrete-action actor, for :mod:`jaxcurr.students.discrete_sac`.
+"""Greedy (argmax) evaluation of a discrete-action actor: Discrete SAC in training, PPO at the end.
 
 An :class:`Evaluator` snapshots the actor during training and scores the snapshots afterwards:
 :func:`tabular_greedy_evaluator` exactly on a finite state set (e.g. Four Rooms),
-:func:`monte_carlo_greedy_evaluator` by greedy rollouts on any gymnax environment.
+:func:`monte_carlo_greedy_evaluator` by greedy rollouts on any gymnax environment
+(:func:`greedy_returns`, which the ``ppo`` kind also runs on its final policies).
 """
 
 from __future__ import annotations
@@ -51,21 +52,17 @@ def tabular_greedy_evaluator(observations: jax.Array, num_actions: int,
     return Evaluator(snapshot=snapshot, score=score)
 
 
-def monte_carlo_greedy_evaluator(env: Any, env_params: Any, gamma: float, episodes: int = 10,
-                                 max_steps: int | None = None) -> Evaluator:
-    """Mean discounted return of ``episodes`` greedy rollouts (any gymnax env).
+def greedy_returns(env: Any, env_params: Any, logits_fn: LogitsFn, actor_params: Any,
+                   keys: jax.Array, gamma: float = 1.0, max_steps: int | None = None
+                   ) -> jax.Array:
+    """The discounted return of one greedy (argmax) rollout per key, ``[len(keys)]``.
 
-    The snapshot is a copy of the actor's parameters; each rollout runs until its first
-    ``terminated`` or ``truncated`` (at most ``max_steps``, default the env's
-    ``max_steps_in_episode``).
+    Each rollout runs until its first ``terminated`` or ``truncated`` (at most ``max_steps``,
+    default the env's ``max_steps_in_episode``).
     """
     horizon = int(max_steps or env_params.max_steps_in_episode)
 
-    def snapshot(logits_fn, actor_params, key):
-        del logits_fn, key
-        return actor_params
-
-    def rollout(logits_fn, actor_params, key):
+    def rollout(key):
         k_reset, k_steps = jax.random.split(key)
         obs, state = env.reset(k_reset, env_params)
 
@@ -81,8 +78,21 @@ def monte_carlo_greedy_evaluator(env: Any, env_params: Any, gamma: float, episod
         (_, _, ret, _, _), _ = jax.lax.scan(body, init, jax.random.split(k_steps, horizon))
         return ret
 
+    return jax.vmap(rollout)(keys)
+
+
+def monte_carlo_greedy_evaluator(env: Any, env_params: Any, gamma: float, episodes: int = 10,
+                                 max_steps: int | None = None) -> Evaluator:
+    """Mean discounted return of ``episodes`` greedy rollouts (:func:`greedy_returns`, any
+    gymnax env); the snapshot is a copy of the actor's parameters."""
+
+    def snapshot(logits_fn, actor_params, key):
+        del logits_fn, key
+        return actor_params
+
     def score(logits_fn, actor_params, key):
         keys = jax.random.split(key, episodes)
-        return jnp.mean(jax.vmap(lambda k: rollout(logits_fn, actor_params, k))(keys))
+        return jnp.mean(greedy_returns(env, env_params, logits_fn, actor_params, keys, gamma,
+                                       max_steps))
 
     return Evaluator(snapshot=snapshot, score=score)

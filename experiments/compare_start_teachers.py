@@ -41,19 +41,22 @@ def top_pair_share(goal: np.ndarray, reset: np.ndarray, top: int = 4) -> np.ndar
 
 
 def rows(runs: list[Path]):
-    base = run_dir.load_metrics(runs[0])
+    """Table rows over the evaluations every run has done (a run still going is cut to it)."""
+    metrics = [run_dir.load_metrics(run) for run in runs]
+    base = metrics[0]
     if "no_teacher" not in base.points:
         raise SystemExit(f"{runs[0]}: no no_teacher method; allowed: a run that holds one")
-    base_auc = np.nanmean(base["eval_return"][base.points.index("no_teacher")], 1)
-    for run in runs:
-        m = run_dir.load_metrics(run)
+    done = min(m["eval_return"].shape[2] for m in metrics)
+    print(f"{done} evaluations ({int(base['env_steps'][0, 0, done - 1]):,} env steps) per run")
+    base_auc = np.nanmean(base["eval_return"][base.points.index("no_teacher"), :, :done], 1)
+    for run, m in zip(runs, metrics, strict=True):
         for p, name in enumerate(m.points):
-            ret, succ = m["eval_return"][p], m["eval_success"][p]
+            ret, succ = m["eval_return"][p, :, :done], m["eval_success"][p, :, :done]
             auc = np.nanmean(ret, 1)
             if auc.shape != base_auc.shape:
                 raise SystemExit(f"{run}: {auc.shape[0]} seeds, the baseline has "
                                  f"{base_auc.shape[0]}; allowed: the same seeds")
-            steps = steps_to_threshold(succ, m["env_steps"][p], 0.8)
+            steps = steps_to_threshold(succ, m["env_steps"][p, :, :done], 0.8)
             row = [name, fmt(np.nanmean(ret[:, -5:], 1)), fmt(auc),
                    "" if name == "no_teacher" else fmt(auc - base_auc),
                    fmt(np.nanmean(succ, 1), 3),
@@ -68,7 +71,7 @@ def rows(runs: list[Path]):
                         f"{cur['spearman_episode_vs_distance']['mean']:.3f} ± "
                         f"{cur['spearman_episode_vs_distance']['ci95']:.3f}",
                         fmt(top_pair_share(f["goal_cell"][p], f["reset_cell"][p]), 3)]
-            yield row, m["env_steps"][p], ret
+            yield row, m["env_steps"][p, :, :done], ret
 
 
 def main() -> None:
@@ -79,10 +82,11 @@ def main() -> None:
     header = ["method", "eval return, last 5", "eval return AUC", "AUC minus no teacher",
               "success AUC", "steps to success 0.8", "goal distance, first → last fifth",
               "Spearman(episode, distance)", "share of the 4 most chosen start pairs"]
+    table = list(rows(args.runs))
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     curves = []
-    for row, steps, ret in rows(args.runs):
+    for row, steps, ret in table:
         print("| " + " | ".join(row) + " |")
         curves.append((row[0], steps, ret))
     if args.figure:

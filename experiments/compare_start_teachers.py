@@ -8,8 +8,9 @@ kind with the same ``run.seed`` give seed i the same learner initialisation and 
 (``runner.seed_keys``), so the differences are paired by seed. Per method, mean ± 95%
 t-interval over seeds: evaluation return over the last 5 evaluations and its area under the
 curve (mean over evaluations), the AUC minus no teacher's, the success AUC, env steps to
-success >= 0.8, and the chosen goal distance's trend (first/last fifth of episodes, Spearman
-with the episode index) with the share of episodes started from the 4 most chosen cell pairs.
+success >= 0.8 (all over the evaluations every run has done), and the chosen goal distance's
+trend (first/last fifth of the episodes each run has logged, Spearman with the episode index)
+with the share of episodes started from the 4 most chosen cell pairs.
 """
 
 from __future__ import annotations

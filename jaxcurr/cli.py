@@ -53,9 +53,13 @@ def run_config(kind, out: Path) -> dict:
 
 
 def _training_settings(values: dict) -> dict:
-    """Everything but ``[report]``, which only shapes summaries and final evaluations, so a
-    resume may change it (a finished run is then summarised again)."""
-    return {k: v for k, v in values.items() if k != "report"}
+    """Everything a resume must keep: not ``[report]``, which only shapes summaries and final
+    evaluations (a finished run is then summarised again), nor ``run.allow_nonfinite``, which
+    only decides whether the host stops on a NaN (so a run stopped by one can go on)."""
+    kept = {k: v for k, v in values.items() if k != "report"}
+    if isinstance(kept.get("run"), dict):
+        kept["run"] = {k: v for k, v in kept["run"].items() if k != "allow_nonfinite"}
+    return kept
 
 
 def prepare_run_dir(out: Path, kind, config, resume: bool, overwrite: bool,

@@ -148,6 +148,13 @@ def test_diverging_run_stops_with_one_line_and_keeps_the_last_finite_checkpoint(
     summary = json.loads((tmp_path / "allowed" / "summary.json").read_text())
     assert summary["nonfinite_windows"]["spg_nm/gap"]["all"] == [6]
     assert summary["by_point"]["all"]["spg_nm"]["final_gap"]["mean"] is None  # valid JSON null
+    # The stopped run resumes with the switch on, to the same windows as the run made with it.
+    assert _cli(path, "--out", out, "--resume", "--set", "run.allow_nonfinite=true") == 0
+    resumed, allowed = load_metrics(out), load_metrics(tmp_path / "allowed")
+    assert resumed.step.tolist() == allowed.step.tolist() == list(range(5, 105, 5))
+    for name in allowed:
+        np.testing.assert_array_equal(resumed[name], allowed[name], err_msg=name)
+    assert "allow_nonfinite = true" in (out / "config.toml").read_text()
 
 
 def test_student_learning_rate_that_diverges_stops_the_classifier(tiny_config, tmp_path,

@@ -58,25 +58,27 @@ def greedy_returns(env: Any, env_params: Any, logits_fn: LogitsFn, actor_params:
     """The discounted return of one greedy (argmax) rollout per key, ``[len(keys)]``.
 
     Each rollout runs until its first ``terminated`` or ``truncated`` (at most ``max_steps``,
-    default the env's ``max_steps_in_episode``).
+    default the env's ``max_steps_in_episode``) and stops there: a batch of rollouts (vmapped,
+    e.g. over runs) costs its longest episode, not the horizon.
     """
     horizon = int(max_steps or env_params.max_steps_in_episode)
 
     def rollout(key):
         k_reset, k_steps = jax.random.split(key)
+        step_keys = jax.random.split(k_steps, horizon)
         obs, state = env.reset(k_reset, env_params)
 
-        def body(carry, k):
-            obs, state, ret, discount, alive = carry
+        def body(carry):
+            t, obs, state, ret, discount, _ = carry
             action = jnp.argmax(logits_fn(actor_params, obs.reshape(-1).astype(jnp.float32)))
-            obs, state, reward, terminated, truncated, _ = env.step(k, state, action, env_params)
-            ret = ret + alive * discount * reward
-            alive = alive * (1.0 - jnp.logical_or(terminated, truncated).astype(jnp.float32))
-            return (obs, state, ret, discount * gamma, alive), None
+            obs, state, reward, terminated, truncated, _ = env.step(
+                step_keys[t], state, action, env_params)
+            return (t + 1, obs, state, ret + discount * reward, discount * gamma,
+                    jnp.logical_or(terminated, truncated))
 
-        init = (obs, state, jnp.zeros([]), jnp.ones([]), jnp.ones([]))
-        (_, _, ret, _, _), _ = jax.lax.scan(body, init, jax.random.split(k_steps, horizon))
-        return ret
+        init = (jnp.int32(0), obs, state, jnp.zeros([]), jnp.ones([]), jnp.bool_(False))
+        carry = jax.lax.while_loop(lambda c: (c[0] < horizon) & ~c[5], body, init)
+        return carry[3]
 
     return jax.vmap(rollout)(keys)
 

@@ -21,12 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.flops import matmul_flops
-from jaxcurr import runner
-from jaxcurr.config import load_config
 from jaxcurr.curricula import prepare_data
-from jaxcurr.data import load_dataset
-from jaxcurr.experiment import resolve_experiment
+from jaxcurr.curricula.classifier_config import load_config
+from jaxcurr.datasets.classification import load_dataset
 from jaxcurr.kinds import get_kind
+from jaxcurr.run import runner
+from jaxcurr.run.experiment import resolve_experiment
 
 
 def peak_memory() -> dict:

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def jax_env_rate(envs: int, steps: int = 200) -> float:
-    from jaxcurr.envs.lunar_lander import LunarLander
+    from jaxcurr.envs.lunar_lander.env import LunarLander
 
     env = LunarLander()
     params = env.default_params
@@ -80,7 +80,7 @@ def _experiment(name: str, **sections) -> dict:
 
 def jax_sac_rate(steps: int) -> dict:
     from jaxcurr.kinds import discrete_sac
-    from jaxcurr.students.rl_variants import variants
+    from jaxcurr.students.variants import variants
 
     config = discrete_sac.from_dict(_experiment("lunar_sac", run={"window_steps": steps}))
     _, _, sac = discrete_sac.build_sac(config)
@@ -97,7 +97,7 @@ def jax_sac_rate(steps: int) -> dict:
 
 def jax_ppo_rate(episodes: int) -> dict:
     from jaxcurr.kinds import ppo
-    from jaxcurr.students.rl_variants import variants
+    from jaxcurr.students.variants import variants
 
     config = ppo.from_dict(_experiment("lunar_ppo"))
     prog = ppo.program(config)

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from benchmarks.measure_jax import peak_memory
-from jaxcurr.students.rl_variants import VARIANT_NAMES, variants
+from jaxcurr.students.variants import VARIANT_NAMES, variants
 
 ROOT = Path(__file__).resolve().parents[1]
 

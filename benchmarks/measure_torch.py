@@ -12,10 +12,10 @@ import json
 import sys
 
 from benchmarks.measure_jax import peak_memory
-from jaxcurr.config import load_config
 from jaxcurr.curricula import prepare_data
-from jaxcurr.data import load_dataset
-from jaxcurr.experiment import resolve_experiment
+from jaxcurr.curricula.classifier_config import load_config
+from jaxcurr.datasets.classification import load_dataset
+from jaxcurr.run.experiment import resolve_experiment
 
 FORMS = {"paper": "classifier_paper", "vectorized": "classifier_vectorized"}
 

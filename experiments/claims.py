@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from jaxcurr import run_dir
-from jaxcurr.config import config_from_dict
-from jaxcurr.results import mean_ci, visit_time
+from jaxcurr.core.stats import mean_ci
+from jaxcurr.curricula.classifier_config import config_from_dict
+from jaxcurr.kinds.classifier_curriculum_report import visit_time
+from jaxcurr.run import run_dir
 
 
 def load_run_config(run):

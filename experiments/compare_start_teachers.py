@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxcurr import run_dir
+from jaxcurr.core.stats import mean_ci
 from jaxcurr.kinds.initial_state_report import curriculum_stats, steps_to_threshold
-from jaxcurr.results import mean_ci
+from jaxcurr.run import run_dir
 
 
 def fmt(values: np.ndarray, digits: int = 1) -> str:
@@ -91,7 +91,7 @@ def main() -> None:
         print("| " + " | ".join(row) + " |")
         curves.append((row[0], steps, ret))
     if args.figure:
-        from jaxcurr.plots import band, plt, save_figure
+        from jaxcurr.core.figures import band, plt, save_figure
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         for name, steps, ret in curves:
             band(ax, np.nanmean(steps, 0), ret, name)

@@ -4,7 +4,7 @@ seeds of Gymnasium's Box2D version, for the heuristic controller and a uniform r
 Box2D's side is recorded by ``tests/fixtures/record_lunar_lander.py --report`` (gymnasium
 1.4.0, Box2D 2.3.10; seeds 10000..10999) into
 ``experiments/results/lunar_lander_fidelity/box2d_1000_seeds.npz``. This script plays 1000 JAX
-episodes per policy (``jaxcurr.envs.lunar_lander.episode_statistics``, key 0), compares them
+episodes per policy (``jaxcurr.envs.lunar_lander.env.episode_statistics``, key 0), compares them
 with Box2D's and, for the random policy, also with Box2D's run with its continuous collision
 off (``box2d_1000_seeds_no_toi.npz``: the port has no ``SolveTOI``), and writes
 ``summary.json`` and ``returns_cdf.png`` beside it::
@@ -21,8 +21,8 @@ import jax
 import numpy as np
 from scipy import stats
 
-from jaxcurr.envs import lunar_lander as ll
-from jaxcurr.plots import plt, save_figure
+from jaxcurr.core.figures import plt, save_figure
+from jaxcurr.envs.lunar_lander import env as ll
 
 OUT = Path(__file__).parent / "results" / "lunar_lander_fidelity"
 EPISODES = 1000

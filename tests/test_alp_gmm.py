@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcurr.config import ConfigError
+from jaxcurr.core.validation import ConfigError
 from jaxcurr.teachers.alp_gmm import aic, alp_gmm_teacher, em_fit
 
 

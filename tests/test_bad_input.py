@@ -166,8 +166,8 @@ def test_plot_says_what_is_damaged(tiny_config, tmp_path, capsys):
 
 def test_overwrite_swaps_in_the_new_run_only_at_its_first_checkpoint(tiny_config, tmp_path,
                                                                      monkeypatch, capsys):
-    from jaxcurr import execution
-    from jaxcurr.run_dir import load_metrics
+    from jaxcurr.run import execution
+    from jaxcurr.run.run_dir import load_metrics
 
     path = _write(tmp_path, tiny_config(run={"steps": 20, "log_every": 10}))
     out = tmp_path / "run"

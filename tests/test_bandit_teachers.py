@@ -155,7 +155,7 @@ def test_any_teacher_with_any_signal_in_the_classifier_curriculum(teacher_kind, 
     import tomli_w
 
     from jaxcurr import cli
-    from jaxcurr.run_dir import load_metrics
+    from jaxcurr.run.run_dir import load_metrics
 
     values = tiny_config(teacher={"kind": teacher_kind, "exp3s_eta": 0.5},
                          run={"methods": methods, "steps": 60, "log_every": 20})
@@ -175,7 +175,7 @@ def test_a_teacher_signal_method_is_that_teacher_with_that_signal(tiny_config, t
     import tomli_w
 
     from jaxcurr import cli
-    from jaxcurr.run_dir import load_metrics
+    from jaxcurr.run.run_dir import load_metrics
 
     probs = []
     for kind, method in (("reinforce", "exp3s:loss"), ("exp3s", "curiosity")):
@@ -190,15 +190,16 @@ def test_a_teacher_signal_method_is_that_teacher_with_that_signal(tiny_config, t
 
 
 def test_signal_names_are_the_signals():
-    from jaxcurr.config import SIGNAL_NAMES
-    from jaxcurr.signals import SIGNALS
+    from jaxcurr.curricula.classifier_config import SIGNAL_NAMES
+    from jaxcurr.signals.per_sample import SIGNALS
 
     assert set(SIGNAL_NAMES) == set(SIGNALS) - {"uniform"}
 
 
 @pytest.mark.parametrize("method", ["exp3s:accuracy", "bandit:loss", "exp3s:"])
 def test_a_bad_teacher_signal_method_names_the_field(tiny_config, method):
-    from jaxcurr.config import ConfigError, config_from_dict
+    from jaxcurr.core.validation import ConfigError
+    from jaxcurr.curricula.classifier_config import config_from_dict
 
     with pytest.raises(ConfigError, match=r"^run\.methods: got .*'TEACHER:SIGNAL'"):
         config_from_dict(tiny_config(run={"methods": ["uniform", method]}))

@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcurr import rl_signals
-from jaxcurr.config import ConfigError
-from jaxcurr.students import continuous_sac as cs
+from jaxcurr.core.validation import ConfigError
+from jaxcurr.signals import actor_gradients as rl_signals
+from jaxcurr.students.sac import continuous as cs
 
 OBS, ACT, B = 5, 2, 6
 LOW, HIGH = np.array([-1.0, -2.0]), np.array([1.0, 3.0])

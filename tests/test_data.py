@@ -5,9 +5,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcurr.config import ConfigError, DataConfig, config_from_dict
+from jaxcurr.core.validation import ConfigError
 from jaxcurr.curricula.classifier import draw_batch, prepare_data
-from jaxcurr.data import expected_group_loss, label_within_group, load_dataset, make_groups
+from jaxcurr.curricula.classifier_config import config_from_dict
+from jaxcurr.datasets.classification import (
+    DataConfig,
+    expected_group_loss,
+    label_within_group,
+    load_dataset,
+    make_groups,
+)
 
 GROUPS = ((0,), (1, 2), (3, 4, 5), (6, 7, 8, 9))
 GROUP_OF = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3])

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcurr.config import ConfigError
+from jaxcurr.core.validation import ConfigError
 from jaxcurr.envs import four_rooms
-from jaxcurr.students.discrete_sac import (
+from jaxcurr.students.sac.config import SACConfig
+from jaxcurr.students.sac.discrete import (
     MLP,
-    SACConfig,
     Transition,
     make_learner,
     make_sac,
@@ -22,7 +22,7 @@ from jaxcurr.students.discrete_sac import (
     tabular_greedy_evaluator,
     temperature_loss,
 )
-from jaxcurr.students.rl_variants import Variant, variants
+from jaxcurr.students.variants import Variant, variants
 
 OBS_DIM, ACTIONS, BATCH = 6, 4, 16
 

@@ -6,10 +6,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxcurr.config import config_from_dict
+from jaxcurr.core.stats import mean_ci
 from jaxcurr.curricula import make_engine, make_train, prepare_data
-from jaxcurr.data import load_dataset
-from jaxcurr.results import mean_ci
+from jaxcurr.curricula.classifier_config import config_from_dict
+from jaxcurr.datasets.classification import load_dataset
 
 
 def _setup(values):

@@ -3,7 +3,7 @@ GAE) and MaxMC, over the first ``length`` steps of padded arrays."""
 
 import numpy as np
 
-from jaxcurr.episode_scores import max_mc, positive_value_loss
+from jaxcurr.signals.episode_scores import max_mc, positive_value_loss
 
 
 def _gae_numpy(rewards, values, next_values, gamma, lam):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from jaxcurr.curricula.initial_state import Method
-from jaxcurr.envs import point_maze
+from jaxcurr.envs.point_maze import env as point_maze
 from jaxcurr.kinds import initial_state_curriculum as kind
-from jaxcurr.rl_signals import RL_SIGNALS
+from jaxcurr.signals.actor_gradients import RL_SIGNALS
 from tests.test_kinds import start_curriculum_values
 
 
@@ -83,7 +83,7 @@ def test_window_metrics_match_episode_logs(finished):
     ("run", "eval_every", 0, "run.eval_every"),
 ])
 def test_bad_settings_are_one_line_naming_the_field(section, key, value, field):
-    from jaxcurr.config import ConfigError
+    from jaxcurr.core.validation import ConfigError
 
     values = start_curriculum_values()
     values.setdefault(section, {})[key] = value

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxcurr import cli
-from jaxcurr.config import ConfigError
-from jaxcurr.experiment import build
+from jaxcurr.core.validation import ConfigError
+from jaxcurr.run.experiment import build
 
 SECTIONS = {"data": ["source", "path", "groups", "label_mode", "eval_per_class", "test_size"],
             "student": ["hidden", "learning_rate", "b1", "b2", "eps"],

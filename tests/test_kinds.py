@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tomli_w
 
-from jaxcurr import cli, execution
-from jaxcurr.run_dir import load_metrics
+from jaxcurr import cli
+from jaxcurr.run import execution
+from jaxcurr.run.run_dir import load_metrics
 
 
 def tabular_values(**run):
@@ -250,7 +251,7 @@ def test_rl_hyperparameter_sweep_equals_separate_runs(kind, tmp_path):
 @pytest.mark.parametrize("path", sorted(
     (pathlib.Path(__file__).parents[1] / "experiments").glob("*.toml")), ids=lambda p: p.stem)
 def test_every_shipped_experiment_config_is_valid(path):
-    from jaxcurr.experiment import load_experiment
+    from jaxcurr.run.experiment import load_experiment
 
     load_experiment(path)  # raises ConfigError naming the field otherwise
 

@@ -1,4 +1,4 @@
-"""LunarLander (jaxcurr.envs.lunar_lander) against Gymnasium 1.4.0's Box2D version.
+"""LunarLander (jaxcurr.envs.lunar_lander.env) against Gymnasium 1.4.0's Box2D version.
 
 Fixtures from ``tests/fixtures/record_lunar_lander.py`` (its docstring has the versions and
 the command): (a) free flight replaying Box2D's own draws, (b) observation and reward
@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcurr.envs import lunar_lander as ll
-from jaxcurr.envs import lunar_lander_physics as physics
+from jaxcurr.envs.lunar_lander import env as ll
+from jaxcurr.envs.lunar_lander import physics
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 PARAMS = ll.EnvParams()

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxcurr import per_sample_norms as psn
-from jaxcurr import signals
+from jaxcurr.signals import per_sample as signals
+from jaxcurr.signals import per_sample_norms as psn
 from jaxcurr.students import MLPClassifier, per_sample_cross_entropy
 
 

@@ -8,8 +8,8 @@ import optax
 import pytest
 
 from jaxcurr.envs.tabular_mdp import load_tabular_mdp
-from jaxcurr.students import pg_optimizers as pgo
-from jaxcurr.students import tabular_pg as tpg
+from jaxcurr.students.tabular import optimizers as pgo
+from jaxcurr.students.tabular import policy_gradient as tpg
 from jaxcurr.transforms.negative_momentum import heavy_ball, scale_by_heavy_ball
 
 BANDIT_R = np.array([1.0, 0.99, 0.0])

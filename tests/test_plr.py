@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcurr.config import ConfigError
+from jaxcurr.core.validation import ConfigError
 from jaxcurr.teachers.plr import PLRState, plr_teacher
 
 

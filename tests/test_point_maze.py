@@ -23,11 +23,11 @@ from jaxcurr.envs import (
     PointMazeParams,
     PointMazeState,
     free_cells,
-    point_maze,
     register_point_maze,
     reset_to_cells,
 )
-from jaxcurr.envs import point_maze_physics as physics
+from jaxcurr.envs.point_maze import env as point_maze
+from jaxcurr.envs.point_maze import physics
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONS = {"mujoco3": physics.MARGIN_MUJOCO3, "mujoco4": physics.MARGIN_MUJOCO4}

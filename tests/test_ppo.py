@@ -1,4 +1,4 @@
-"""Tests for jaxcurr.students.ppo and ppo_episodic against NumPy references and on CartPole."""
+"""Tests for jaxcurr.students.ppo.standard and ppo_episodic against NumPy references and on CartPole."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxcurr.config import ConfigError
-from jaxcurr.students import ppo, ppo_episodic
-from jaxcurr.students.rl_variants import Variant, variants
+from jaxcurr.core.validation import ConfigError
+from jaxcurr.students.ppo import episodic as ppo_episodic
+from jaxcurr.students.ppo import standard as ppo
+from jaxcurr.students.variants import Variant, variants
 
 CLIP = 0.2
 
@@ -224,7 +225,7 @@ def test_the_kinds_greedy_evaluation_equals_a_python_rollout_of_the_final_policy
     """``report.greedy_episodes``: argmax rollouts of the last policy from keys of run.seed,
     checked against a plain loop that stops at the first terminated or truncated step."""
     from jaxcurr.kinds import ppo as kind
-    from jaxcurr.students.ppo_common import make_networks
+    from jaxcurr.students.ppo.common import make_networks
 
     config = kind.from_dict({
         "name": "greedy", "kind": "ppo", "env": {"name": "CartPole-v1", "max_steps_in_episode": 60},

@@ -13,8 +13,8 @@ import pytest
 
 from jaxcurr.envs import four_rooms as fr
 from jaxcurr.envs.tabular_mdp import load_tabular_mdp
-from jaxcurr.students import pg_optimizers as pgo
-from jaxcurr.students import tabular_pg as tpg
+from jaxcurr.students.tabular import optimizers as pgo
+from jaxcurr.students.tabular import policy_gradient as tpg
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import tomli_w
 
-from jaxcurr import cli, runner
-from jaxcurr.config import config_from_dict
+from jaxcurr import cli
 from jaxcurr.curricula import prepare_data
-from jaxcurr.data import load_dataset
+from jaxcurr.curricula.classifier_config import config_from_dict
+from jaxcurr.datasets.classification import load_dataset
 from jaxcurr.kinds import get_kind
+from jaxcurr.run import runner
 
 KIND = get_kind("classifier_curriculum")
 
@@ -132,7 +133,7 @@ def test_cli_list_shows_the_experiments_and_their_kinds(capsys):
 
 
 def test_every_shipped_experiment_file_validates():
-    from jaxcurr.experiment import experiment_dirs, load_experiment
+    from jaxcurr.run.experiment import experiment_dirs, load_experiment
 
     files = sorted(p for d in experiment_dirs() for p in d.glob("*.toml"))
     assert len(files) >= 8

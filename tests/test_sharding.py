@@ -13,9 +13,9 @@ SCRIPT = textwrap.dedent("""
     import numpy as np
     import tomllib
     from jaxcurr import runner
-    from jaxcurr.config import ConfigError, config_from_dict
+    from jaxcurr.curricula.classifier_config import ConfigError, config_from_dict
     from jaxcurr.curricula import prepare_data
-    from jaxcurr.data import load_dataset
+    from jaxcurr.datasets.classification import load_dataset
 
     values = tomllib.loads(open(sys.argv[1]).read())
     config = config_from_dict(values)

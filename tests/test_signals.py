@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxcurr import signals
+from jaxcurr.signals import per_sample as signals
 from jaxcurr.students import MLPClassifier, per_sample_cross_entropy
 
 

@@ -9,9 +9,9 @@ import zlib
 
 import pytest
 
-from jaxcurr import sinks
-from jaxcurr.config import ConfigError
-from jaxcurr.sinks import SINKS, check_sinks, open_sinks
+from jaxcurr.core.validation import ConfigError
+from jaxcurr.run import sinks
+from jaxcurr.run.sinks import SINKS, check_sinks, open_sinks
 
 NAMES = ("loss", "grokfast/eval_return", "uniform/task_probs/3")
 

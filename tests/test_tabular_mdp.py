@@ -13,7 +13,7 @@ from jaxcurr.envs.tabular_mdp import (
     register_gymnax,
     task_names,
 )
-from jaxcurr.students import tabular_pg as tpg
+from jaxcurr.students.tabular import policy_gradient as tpg
 
 TASKS = ("bandit_uniform", "bandit_hard", "mdp_5s5a_uniform", "mdp_5s5a_hard")
 

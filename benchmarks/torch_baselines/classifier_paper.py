@@ -31,8 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: repo root
 
 from benchmarks.torch_baselines import common
-from jaxcurr.config import Config
 from jaxcurr.curricula import TaskData
+from jaxcurr.curricula.classifier_config import Config
 
 
 def adam_moments(optimizer: torch.optim.Adam, student: torch.nn.Module):
@@ -125,7 +125,7 @@ def run_seed(config: Config, data: common.TorchData, seed: int, steps: int):
 def run(config: Config, data: TaskData | common.TorchData, seeds: int,
         steps: int | None = None) -> dict[str, np.ndarray]:
     """Run ``seeds`` seeds one after another; metrics ``{"method/metric": [seeds, windows,
-    ...]}`` as ``jaxcurr.runner.run`` returns them."""
+    ...]}`` as ``jaxcurr.run.runner.run`` returns them."""
     steps = common.check_steps(config, steps)
     data = common.to_torch(data)
     per_seed = [run_seed(config, data, seed, steps) for seed in range(seeds)]

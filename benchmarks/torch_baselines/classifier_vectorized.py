@@ -35,8 +35,8 @@ from torch.func import functional_call, grad, grad_and_value, stack_module_state
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: repo root
 
 from benchmarks.torch_baselines import common
-from jaxcurr.config import Config
 from jaxcurr.curricula import TaskData
+from jaxcurr.curricula.classifier_config import Config
 
 
 class Adam(NamedTuple):
@@ -164,7 +164,7 @@ def init_states(config: Config, data: common.TorchData, seeds: int):
 def run(config: Config, data: TaskData | common.TorchData, seeds: int,
         steps: int | None = None, compile: bool = True) -> dict[str, np.ndarray]:
     """All seeds at once; metrics ``{"method/metric": [seeds, windows, ...]}`` as
-    ``jaxcurr.runner.run`` returns them. ``compile`` (the default: faster for every method)
+    ``jaxcurr.run.runner.run`` returns them. ``compile`` (the default: faster for every method)
     wraps each method's update in ``torch.compile``; each method, seed count and the first
     step are compiled separately, so dynamo's recompile limit is raised to allow them."""
     steps = common.check_steps(config, steps)

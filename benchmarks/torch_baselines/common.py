@@ -2,7 +2,7 @@
 
 Both baselines (``classifier_paper.py``: one seed and method after another, ``torch.optim``;
 ``classifier_vectorized.py``: seeds stacked under ``torch.func.vmap``) read the same
-``jaxcurr.config.Config`` and the same prepared arrays (``jaxcurr.curricula.prepare_data``) as
+``jaxcurr.curricula.classifier_config.Config`` and the same prepared arrays (``jaxcurr.curricula.prepare_data``) as
 the JAX engine, and reproduce its step: the teacher picks a task per sample, a random training
 image of the task is drawn with its label (clean, fixed within-group ``curriculum`` relabel, or
 fresh within-group ``noise``), the signal gives one reward per sample from the student's
@@ -35,12 +35,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
-from jaxcurr import runner
-from jaxcurr.config import Config, SignalConfig, TeacherConfig, load_config
+from jaxcurr.core.stats import mean_ci
 from jaxcurr.curricula import TaskData, prepare_data
 from jaxcurr.curricula.classifier import teacher_and_signal
-from jaxcurr.data import load_dataset
-from jaxcurr.results import mean_ci, summarize
+from jaxcurr.curricula.classifier_config import Config, SignalConfig, TeacherConfig, load_config
+from jaxcurr.datasets.classification import load_dataset
+from jaxcurr.kinds.classifier_curriculum_report import summarize
+from jaxcurr.run import runner
 
 
 class TorchData(NamedTuple):
@@ -378,7 +379,7 @@ def write_parity(path: str, config: Config, data: TaskData, torch_metrics: dict,
 
 def main(run: Callable, description: str, argv: list[str] | None = None) -> dict:
     """``EXPERIMENT_TOML --seeds N --steps M [--set key=value ...] [--parity PATH.md]``: run
-    the baseline and print a JSON summary (``jaxcurr.results.summarize``) with the wall time;
+    the baseline and print a JSON summary (``jaxcurr.kinds.classifier_curriculum_report.summarize``) with the wall time;
     with ``--parity``, also run the JAX engine and write the comparison table."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("experiment", help="experiment .toml file")

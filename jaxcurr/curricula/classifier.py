@@ -11,7 +11,7 @@ REINFORCE step on the rewards.
 ``make_train(config) -> train(key, data)`` runs a whole run for one seed in ``lax.scan``;
 vmap it over seeds: ``jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, data)``. The data is
 an argument, not a closure, so that the images are not baked into the compiled program.
-:func:`make_engine` gives the same run as the :class:`~jaxcurr.kinds.base.Engine` of the
+:func:`make_engine` gives the same run as the :class:`~jaxcurr.core.engine.Engine` of the
 ``classifier_curriculum`` kind; swept hyperparameters (``config.sweep``) come in its ``point``.
 Metrics are reduced inside the scan every ``run.log_every`` steps, so memory does not grow
 with the number of steps beyond the logged metrics.
@@ -27,10 +27,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcurr import signals as signals_lib
-from jaxcurr.config import Config
-from jaxcurr.data import Dataset, Groups, expected_group_loss, label_within_group, make_groups
-from jaxcurr.kinds.base import Engine, hyperparameter
+from jaxcurr.core.engine import Engine, hyperparameter
+from jaxcurr.curricula.classifier_config import Config
+from jaxcurr.datasets.classification import (
+    Dataset,
+    Groups,
+    expected_group_loss,
+    label_within_group,
+    make_groups,
+)
+from jaxcurr.signals import per_sample as signals_lib
 from jaxcurr.students.classifier import MLPClassifier, per_sample_cross_entropy
 from jaxcurr.teachers import (
     Teacher,
@@ -138,7 +144,7 @@ def make_engine(config: Config) -> Engine:
     ``init(key, data, point)`` and ``run(state, data, point, num_windows)``; ``point`` may
     carry swept values of ``student.learning_rate``, ``teacher.learning_rate``,
     ``teacher.entropy_coef``, ``teacher.baseline_decay`` and ``signal.eps``
-    (:func:`jaxcurr.kinds.base.hyperparameter`); ``{}`` runs the config as it is.
+    (:func:`jaxcurr.core.engine.hyperparameter`); ``{}`` runs the config as it is.
     """
     run_cfg, data_cfg, teacher_cfg = config.run, config.data, config.teacher
     num_groups = len(data_cfg.groups)

@@ -3,9 +3,9 @@
 One run (one seed of one method) of the gradient-norm paper's system (NOTES §2), as pure
 functions. Every env step: the student acts (uniform random for the first ``random_steps``),
 the transition goes to a flashbax buffer and, from ``learning_starts`` on, one SAC update runs
-(:mod:`jaxcurr.students.continuous_sac`), its actor gradient feeding the episode's signals
-(:mod:`jaxcurr.rl_signals`), and the student's value of each state feeds the episode's scores
-(:mod:`jaxcurr.episode_scores`). When an episode ends (the maze's 300-step limit: the task is
+(:mod:`jaxcurr.students.sac.continuous`), its actor gradient feeding the episode's signals
+(:mod:`jaxcurr.signals.actor_gradients`), and the student's value of each state feeds the episode's scores
+(:mod:`jaxcurr.signals.episode_scores`). When an episode ends (the maze's 300-step limit: the task is
 continuing, so transitions always bootstrap), the method's teacher
 (:mod:`jaxcurr.teachers.initial_state`: REINFORCE, ALP-GMM or Robust PLR) is rewarded with the
 chosen signal and picks the next start (``reset_to_cells``); without a teacher the env's
@@ -17,7 +17,7 @@ actor's mean action.
 
 The method is data, not code: ``Method(teacher, signal)`` with ``teacher`` an index into
 :data:`~jaxcurr.teachers.initial_state.START_TEACHERS` and ``signal`` an index into
-:data:`~jaxcurr.episode_scores.SIGNALS`, so all methods and seeds are one
+:data:`~jaxcurr.signals.episode_scores.SIGNALS`, so all methods and seeds are one
 vmapped program (each run carries every teacher's state; only its own is used).
 """
 
@@ -29,10 +29,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxcurr import episode_scores, rl_signals
-from jaxcurr.envs.point_maze import MazeSetup
-from jaxcurr.episode_scores import SIGNALS
-from jaxcurr.students.continuous_sac import (
+from jaxcurr.envs.point_maze.env import MazeSetup
+from jaxcurr.signals import actor_gradients as rl_signals
+from jaxcurr.signals import episode_scores
+from jaxcurr.signals.episode_scores import SIGNALS
+from jaxcurr.students.sac.continuous import (
     ContinuousSACConfig,
     Learner,
     Transition,

@@ -8,20 +8,20 @@
   by default, the authors' code's by :func:`authors_code_params`. Its ``EnvParams``,
   ``EnvState`` and ``register_gymnax`` are exported here as :class:`FourRoomsParams`,
   :class:`FourRoomsState` and :func:`register_four_rooms`.
-* :class:`LunarLander` (module :mod:`jaxcurr.envs.lunar_lander`): Gymnasium's
+* :class:`LunarLander` (module :mod:`jaxcurr.envs.lunar_lander.env`): Gymnasium's
   ``LunarLander-v3`` with Box2D 2.3's step specialised to the lander, its legs and the ground
-  (:mod:`jaxcurr.envs.lunar_lander_physics`, :mod:`jaxcurr.envs.lunar_lander_contact`) and
+  (:mod:`jaxcurr.envs.lunar_lander.physics`, :mod:`jaxcurr.envs.lunar_lander.contact`) and
   Gymnasium's heuristic controller; parameters as :class:`LunarLanderParams`;
   :func:`register_lunar_lander` registers it with gymnax.
-* :class:`PointMaze` (module :mod:`jaxcurr.envs.point_maze`): gymnasium-robotics' PointMaze
+* :class:`PointMaze` (module :mod:`jaxcurr.envs.point_maze.env`): gymnasium-robotics' PointMaze
   (``PointMaze_OpenDense-v3`` and the u_maze, medium and large maps) with MuJoCo's ball and
-  wall physics written by hand (:mod:`jaxcurr.envs.point_maze_physics`); :func:`reset_to_cells`
+  wall physics written by hand (:mod:`jaxcurr.envs.point_maze.physics`); :func:`reset_to_cells`
   starts an episode from given goal and reset cells, :func:`free_cells` lists a map's cells.
   Its ``EnvParams``, ``EnvState`` and ``register_gymnax`` are exported as
   :class:`PointMazeParams`, :class:`PointMazeState` and :func:`register_point_maze`.
 """
 
-from jaxcurr.envs import four_rooms, lunar_lander, point_maze
+from jaxcurr.envs import four_rooms
 from jaxcurr.envs.four_rooms import EnvParams as FourRoomsParams
 from jaxcurr.envs.four_rooms import EnvState as FourRoomsState
 from jaxcurr.envs.four_rooms import (
@@ -33,13 +33,15 @@ from jaxcurr.envs.four_rooms import (
     transition_table,
 )
 from jaxcurr.envs.four_rooms import register_gymnax as register_four_rooms
-from jaxcurr.envs.lunar_lander import EnvParams as LunarLanderParams
-from jaxcurr.envs.lunar_lander import LunarLander
-from jaxcurr.envs.lunar_lander import register_gymnax as register_lunar_lander
-from jaxcurr.envs.point_maze import EnvParams as PointMazeParams
-from jaxcurr.envs.point_maze import EnvState as PointMazeState
-from jaxcurr.envs.point_maze import PointMaze, free_cells, reset_to_cells
-from jaxcurr.envs.point_maze import register_gymnax as register_point_maze
+from jaxcurr.envs.lunar_lander import env as lunar_lander
+from jaxcurr.envs.lunar_lander.env import EnvParams as LunarLanderParams
+from jaxcurr.envs.lunar_lander.env import LunarLander
+from jaxcurr.envs.lunar_lander.env import register_gymnax as register_lunar_lander
+from jaxcurr.envs.point_maze import env as point_maze
+from jaxcurr.envs.point_maze.env import EnvParams as PointMazeParams
+from jaxcurr.envs.point_maze.env import EnvState as PointMazeState
+from jaxcurr.envs.point_maze.env import PointMaze, free_cells, reset_to_cells
+from jaxcurr.envs.point_maze.env import register_gymnax as register_point_maze
 from jaxcurr.envs.tabular_mdp import (
     EnvParams,
     EnvState,

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 
-from jaxcurr.config import ConfigError
-from jaxcurr.kinds.base import Engine, Kind, hyperparameter
+from jaxcurr.core.engine import Engine, Kind, hyperparameter
+from jaxcurr.core.validation import ConfigError
 
 KIND_MODULES = {
     "classifier_curriculum": "jaxcurr.kinds.classifier_curriculum",

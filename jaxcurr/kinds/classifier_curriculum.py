@@ -3,7 +3,7 @@
 The paper's experiment (Blad & Loutfi 2025, NOTES §1): every method of ``run.methods``
 (uniform, curiosity = loss, momentum correlation, gradient norm) side by side in one program
 (:mod:`jaxcurr.curricula.classifier`); swept hyperparameters
-(:data:`jaxcurr.config.CLASSIFIER_SWEEPABLE`) are the point axis. Metrics ``"<method>/<name>"``.
+(:data:`jaxcurr.curricula.classifier_config.CLASSIFIER_SWEEPABLE`) are the point axis. Metrics ``"<method>/<name>"``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from jaxcurr.config import Config, config_from_dict, config_to_dict
-from jaxcurr.kinds.base import Kind, no_variants
+from jaxcurr.core.engine import Kind, no_variants
+from jaxcurr.curricula.classifier_config import Config, config_from_dict, config_to_dict
 
 
 def prepare(config: Config) -> Any:
     from jaxcurr.curricula import prepare_data
-    from jaxcurr.data import load_dataset
+    from jaxcurr.datasets.classification import load_dataset
 
     return prepare_data(load_dataset(config.data), config)
 
@@ -35,9 +35,9 @@ def _point(metrics: dict, p: int) -> dict:
 
 
 def summarize(config: Config, metrics: dict, points: list[str]) -> dict:
-    """:func:`jaxcurr.results.summarize` for each point (``by_point`` maps label -> summary
+    """:func:`jaxcurr.kinds.classifier_curriculum_report.summarize` for each point (``by_point`` maps label -> summary
     when a sweep makes several)."""
-    from jaxcurr.results import summarize as one
+    from jaxcurr.kinds.classifier_curriculum_report import summarize as one
 
     if len(points) == 1:
         return one(config, _point(metrics, 0))
@@ -46,7 +46,7 @@ def summarize(config: Config, metrics: dict, points: list[str]) -> dict:
 
 
 def format_summary(summary: dict) -> str:
-    from jaxcurr.results import format_summary as one
+    from jaxcurr.kinds.classifier_curriculum_report import format_summary as one
 
     if "by_point" not in summary:
         return one(summary)
@@ -54,7 +54,7 @@ def format_summary(summary: dict) -> str:
 
 
 def figures(run_dir: Path, config: Config, metrics: dict, points: list[str]) -> list[Path]:
-    from jaxcurr.plots import classifier_curves
+    from jaxcurr.kinds.classifier_curriculum_report import classifier_curves
 
     out = []
     for p, label in enumerate(points):

@@ -1,7 +1,7 @@
 """Kind ``discrete_sac``: Discrete SAC x Grokfast/GrAdE variants on a gymnax env.
 
 The GrAdE paper's SAC experiment (Nilabh & Sinha Choudhury, Table 1 and Figures 1-4; NOTES §3)
-with :mod:`jaxcurr.students.discrete_sac`. Every (variant, seed) run is one program; a window
+with :mod:`jaxcurr.students.sac.discrete`. Every (variant, seed) run is one program; a window
 is ``run.window_steps`` env steps after the ``sac.random_steps`` random phase (done in
 ``init``), and a run ends (and stops changing) once it has finished ``sac.num_episodes``
 episodes, or at ``sac.max_env_steps``; the runner stops when every run has.
@@ -24,7 +24,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.config import (
+from jaxcurr.core.engine import Engine, Kind, with_hyperparameters
+from jaxcurr.core.validation import (
     ConfigError,
     RunSettings,
     build_experiment,
@@ -33,7 +34,6 @@ from jaxcurr.config import (
     require_positive_int,
 )
 from jaxcurr.kinds import discrete_sac_report as report
-from jaxcurr.kinds.base import Engine, Kind, with_hyperparameters
 from jaxcurr.kinds.rl_common import (
     FOUR_ROOMS,
     EnvConfig,
@@ -41,7 +41,7 @@ from jaxcurr.kinds.rl_common import (
     make_env,
     stacked_variants,
 )
-from jaxcurr.students.discrete_sac import SACConfig
+from jaxcurr.students.sac.config import SACConfig
 
 WINDOW_MEANS = ("return", "discounted_return", "length", "critic_loss", "alpha", "entropy",
                 "actor_grad_magnitude", "critic_grad_magnitude")
@@ -99,7 +99,7 @@ def to_dict(config: SACExperiment) -> dict:
 def build_sac(config: SACExperiment, point: dict | None = None):
     """The env, its params and :func:`make_sac`'s parts (chunk = one window) at a point."""
     from jaxcurr.envs import four_rooms
-    from jaxcurr.students.discrete_sac import (
+    from jaxcurr.students.sac.discrete import (
         make_sac,
         monte_carlo_greedy_evaluator,
         tabular_greedy_evaluator,

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxcurr.config import require, require_positive_int
-from jaxcurr.run_dir import stat
+from jaxcurr.core.stats import stat
+from jaxcurr.core.validation import require, require_positive_int
 
 FIGURES = (  # file, metric, y label, log scale (paper figure); window_*.png besides
     ("eval_return.png", "eval_return", "greedy return", False),  # Fig. 1
@@ -154,7 +154,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list[Path]:
-    from jaxcurr.plots import band, plt, point_curves, save_figure
+    from jaxcurr.core.figures import band, plt, point_curves, save_figure
 
     final, step, out = metrics.final, np.asarray(metrics.step), []
     title = f"{config.name}: {config.run.seeds} seeds, window means (mid-run too)"

@@ -9,7 +9,7 @@ The gradient-norm paper's system (``papers/gradient_norm_acl.txt``, NOTES §2) w
 * ``momentum_correlation``: by the first paper's signal on the actor (not in either paper);
 * ``"TEACHER:SIGNAL"``: any teacher of ``reinforce``, ``alp_gmm`` (Portelas et al. 2019),
   ``plr`` (Robust PLR, Jiang et al. 2021) with any signal of
-  :data:`~jaxcurr.episode_scores.SIGNALS` (the gradient signals, ``return``,
+  :data:`~jaxcurr.signals.episode_scores.SIGNALS` (the gradient signals, ``return``,
   ``return_progress``, ``positive_value_loss``, ``max_mc``), e.g. ``"alp_gmm:return"``,
   ``"plr:positive_value_loss"``.
 
@@ -29,7 +29,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.config import (
+from jaxcurr.core.engine import Engine, Kind
+from jaxcurr.core.validation import (
     RunSettings,
     build_experiment,
     choice,
@@ -39,11 +40,10 @@ from jaxcurr.config import (
     require_in,
     require_positive_int,
 )
-from jaxcurr.episode_scores import SIGNALS
 from jaxcurr.kinds import initial_state_report as report
-from jaxcurr.kinds.base import Engine, Kind
-from jaxcurr.rl_signals import RL_SIGNALS
-from jaxcurr.students.continuous_sac import ContinuousSACConfig
+from jaxcurr.signals.actor_gradients import RL_SIGNALS
+from jaxcurr.signals.episode_scores import SIGNALS
+from jaxcurr.students.sac.continuous import ContinuousSACConfig
 from jaxcurr.teachers.initial_state import START_TEACHERS as TEACHERS
 
 METHODS = ("no_teacher", *RL_SIGNALS)  # the REINFORCE teacher with each gradient signal
@@ -63,14 +63,14 @@ def method_parts(name: str) -> tuple[str, str] | None:
 
 @dataclasses.dataclass(frozen=True)
 class MazeConfig:
-    """gymnasium-robotics' PointMaze (:mod:`jaxcurr.envs.point_maze`): map, reward, margin."""
+    """gymnasium-robotics' PointMaze (:mod:`jaxcurr.envs.point_maze.env`): map, reward, margin."""
 
     map: str = "open"
     reward_type: str = "dense"
     contact_margin: float = 0.002
 
     def __post_init__(self):
-        from jaxcurr.envs import point_maze
+        from jaxcurr.envs.point_maze import env as point_maze
 
         choice("maze.map", self.map, tuple(point_maze.MAZE_MAPS))
         choice("maze.reward_type", self.reward_type, ("dense", "sparse"))
@@ -171,7 +171,7 @@ def to_dict(config: Experiment) -> dict:
 def build_program(config: Experiment):
     """The maze and the run's :class:`~jaxcurr.curricula.initial_state.Program`."""
     from jaxcurr.curricula.initial_state import make_program
-    from jaxcurr.envs import point_maze
+    from jaxcurr.envs.point_maze import env as point_maze
     from jaxcurr.teachers import initial_state as starts
 
     maze = point_maze.make_maze(config.maze.map, config.maze.reward_type,

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from jaxcurr.config import require_in, require_positive_int
-from jaxcurr.episode_scores import SIGNALS
-from jaxcurr.run_dir import stat
+from jaxcurr.core.stats import stat
+from jaxcurr.core.validation import require_in, require_positive_int
+from jaxcurr.signals.episode_scores import SIGNALS
 
 UNGUARDED = ("train_return", "train_success", "train_goal_distance",
              *(f"train_signal_{n}" for n in SIGNALS), "critic_loss", "actor_loss",
@@ -124,9 +124,9 @@ def _cell_counts(cells: np.ndarray, grid_shape: tuple[int, int]) -> np.ndarray:
 
 
 def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list[Path]:
-    from jaxcurr.envs import point_maze
+    from jaxcurr.core.figures import band, plt, save_figure
+    from jaxcurr.envs.point_maze import env as point_maze
     from jaxcurr.kinds.discrete_sac_report import smooth
-    from jaxcurr.plots import band, plt, save_figure
 
     m, out = metrics, []
     if "eval_return" not in m:

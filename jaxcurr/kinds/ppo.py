@@ -1,8 +1,8 @@
 """Kind ``ppo``: standard PPO or the GrAdE paper's episodic PPO x Grokfast/GrAdE variants.
 
-``agent.algo = "ppo"``: vectorised PPO with GAE (:mod:`jaxcurr.students.ppo`, settings in
+``agent.algo = "ppo"``: vectorised PPO with GAE (:mod:`jaxcurr.students.ppo.standard`, settings in
 ``[ppo]``); ``"ppo_episodic"``: the paper's one-episode-per-update PPO
-(:mod:`jaxcurr.students.ppo_episodic`, settings in ``[ppo_episodic]``). Any gymnax env with
+(:mod:`jaxcurr.students.ppo.episodic`, settings in ``[ppo_episodic]``). Any gymnax env with
 discrete actions. A window is ``run.window_updates`` updates; its metrics are the means over
 those updates of the student's per-update metrics (``episode_return`` is NaN until the first
 episode ends, so it is not guarded; the agent's parameters are).
@@ -17,7 +17,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxcurr.config import (
+from jaxcurr.core.engine import Engine, Kind, with_hyperparameters
+from jaxcurr.core.validation import (
     RunSettings,
     build_experiment,
     choice,
@@ -27,10 +28,9 @@ from jaxcurr.config import (
     require,
     require_positive_int,
 )
-from jaxcurr.kinds.base import Engine, Kind, with_hyperparameters
 from jaxcurr.kinds.rl_common import EnvConfig, VariantsConfig, make_env, stacked_variants
-from jaxcurr.students.ppo import PPOConfig
-from jaxcurr.students.ppo_episodic import EpisodicPPOConfig
+from jaxcurr.students.ppo.episodic import EpisodicPPOConfig
+from jaxcurr.students.ppo.standard import PPOConfig
 
 ALGOS = ("ppo", "ppo_episodic")
 DIAGNOSTICS = ("entropy", "entropy_coef", "actor_grad_magnitude", "critic_grad_magnitude",
@@ -122,7 +122,8 @@ def to_dict(config: PPOExperiment) -> dict:
 
 def program(config: PPOExperiment, point: dict | None = None):
     """The student's program at a point (swept values in place)."""
-    from jaxcurr.students import ppo, ppo_episodic
+    from jaxcurr.students.ppo import episodic as ppo_episodic
+    from jaxcurr.students.ppo import standard as ppo
 
     env, params = make_env(config.env)
     module = ppo if config.agent.algo == "ppo" else ppo_episodic
@@ -157,8 +158,8 @@ def greedy_final(config: PPOExperiment, prog: Any):
     """``final(state, data, point) -> {"greedy_return": [episodes]}``: the undiscounted return
     of ``report.greedy_episodes`` argmax rollouts of the run's last policy. Every run rolls
     out from the same keys (from ``run.seed``), so variants and seeds meet the same starts."""
-    from jaxcurr.students.ppo_common import make_networks
-    from jaxcurr.students.rl_evaluation import greedy_returns
+    from jaxcurr.students.evaluation import greedy_returns
+    from jaxcurr.students.ppo.common import make_networks
 
     env, params = make_env(config.env)
     actor, _ = make_networks(config.student, env.action_space(params).n)
@@ -182,7 +183,7 @@ def summarize(config: PPOExperiment, metrics: Any, points: list[str]) -> dict[st
     """Per variant: the final return (mean over the last ``report.final_fraction`` of the
     windows, per seed; mean and 95% t-interval), the diagnostics there, and the mean greedy
     return of the final policy where ``report.greedy_episodes`` is set."""
-    from jaxcurr.run_dir import significant, stat
+    from jaxcurr.core.stats import significant, stat
 
     returns = metrics["episode_return"]  # [P, S, W]
     tail = max(1, int(round(returns.shape[2] * config.report.final_fraction)))
@@ -217,7 +218,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def figures(run_dir: Path, config: PPOExperiment, metrics: Any, points: list[str]
             ) -> list[Path]:
-    from jaxcurr.plots import band, plt, point_curves, save_figure
+    from jaxcurr.core.figures import band, plt, point_curves, save_figure
 
     step = np.asarray(metrics.step)
     if step.size == 0:

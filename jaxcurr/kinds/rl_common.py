@@ -1,7 +1,7 @@
 """Config sections shared by the RL kinds: the environment (any gymnax id, or the GrAdE
 paper's Four Rooms) and the Grokfast/GrAdE variant axis.
 
-The variants (``plain``, ``grokfast``, ``grade``, ``both``; :mod:`jaxcurr.students.rl_variants`)
+The variants (``plain``, ``grokfast``, ``grade``, ``both``; :mod:`jaxcurr.students.variants`)
 are 0/1 switches, so they are the kind's vmapped point axis.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxcurr.config import ConfigError, choice, is_int, require
+from jaxcurr.core.validation import ConfigError, choice, is_int, require
 from jaxcurr.envs import four_rooms
 
 FOUR_ROOMS = four_rooms.GYMNAX_ID
@@ -23,7 +23,7 @@ class VariantsConfig:
     names: tuple[str, ...] = ("plain", "grokfast", "grade", "both")
 
     def __post_init__(self):
-        from jaxcurr.students.rl_variants import VARIANT_NAMES
+        from jaxcurr.students.variants import VARIANT_NAMES
 
         require(len(self.names) > 0 and set(self.names) <= set(VARIANT_NAMES)
                 and len(set(self.names)) == len(self.names), "variants.names",
@@ -91,7 +91,7 @@ def make_env(config: EnvConfig) -> tuple[Any, Any]:
 
 def stacked_variants(config: Any) -> tuple[list[str], Any]:
     """``Kind.variants`` of the RL kinds: the names and their stacked switches."""
-    from jaxcurr.students.rl_variants import variants
+    from jaxcurr.students.variants import variants
 
     names = list(config.variants.names)
     return names, variants(names)

@@ -1,8 +1,8 @@
 """Kind ``tabular_pg``: policy-gradient optimizers on a tabular MDP (the SPG-NM study).
 
 Zhang et al. 2024 (SPG-NM, NOTES §4) against PG, PG-HB, APG and PG-Adam
-(:mod:`jaxcurr.students.pg_optimizers`) on one task of ``tabular_mdps.json``, with exact or
-sampled gradients (:mod:`jaxcurr.students.tabular_pg`). Every optimizer (and every extra SPG-NM
+(:mod:`jaxcurr.students.tabular.optimizers`) on one task of ``tabular_mdps.json``, with exact or
+sampled gradients (:mod:`jaxcurr.students.tabular.policy_gradient`). Every optimizer (and every extra SPG-NM
 reading) is a method of the same program; ``optimizers.spg_nm_lam`` is sweepable. Step ``t``
 of every method uses the key ``split(run_key, steps)[t]``, as the study's first script did.
 
@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcurr.config import (
+from jaxcurr.core.engine import Engine, Kind, hyperparameter, no_variants
+from jaxcurr.core.validation import (
     RunSettings,
     build_experiment,
     choice,
@@ -33,7 +34,6 @@ from jaxcurr.config import (
     require,
     require_positive_int,
 )
-from jaxcurr.kinds.base import Engine, Kind, hyperparameter, no_variants
 
 MODES = ("exact", "stochastic")
 ESTIMATORS = ("advantage", "q")
@@ -67,7 +67,7 @@ class TaskConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OptimizersConfig:
-    """Which optimizers run, and their options (see :mod:`jaxcurr.students.pg_optimizers`).
+    """Which optimizers run, and their options (see :mod:`jaxcurr.students.tabular.optimizers`).
     ``spg_nm_readings``: extra SPG-NM methods as ``"phi/commit"`` strings."""
 
     names: tuple[str, ...] = ("pg", "pg_hb", "apg", "pg_adam", "spg_nm")
@@ -83,7 +83,7 @@ class OptimizersConfig:
     spg_nm_readings: tuple[str, ...] = ()
 
     def __post_init__(self):
-        from jaxcurr.students import pg_optimizers as pgo
+        from jaxcurr.students.tabular import optimizers as pgo
 
         require(len(self.names) > 0 and set(self.names) <= set(pgo.PG_OPTIMIZERS)
                 and len(set(self.names)) == len(self.names), "optimizers.names",
@@ -167,7 +167,7 @@ def methods(config: TabularConfig) -> list[Method]:
 def prepare(config: TabularConfig) -> dict:
     """The task's arrays (float64 when ``task.x64``) and ``V*`` by value iteration."""
     from jaxcurr.envs.tabular_mdp import load_tabular_mdp
-    from jaxcurr.students import tabular_pg as tpg
+    from jaxcurr.students.tabular import policy_gradient as tpg
 
     dtype = np.float64 if config.task.x64 else np.float32
     with jax.enable_x64(config.task.x64):
@@ -186,8 +186,8 @@ def step_size(config: TabularConfig, gamma: float) -> float:
 
 def make_engine(config: TabularConfig) -> Engine:
     from jaxcurr.envs.tabular_mdp import load_tabular_mdp
-    from jaxcurr.students import pg_optimizers as pgo
-    from jaxcurr.students import tabular_pg as tpg
+    from jaxcurr.students.tabular import optimizers as pgo
+    from jaxcurr.students.tabular import policy_gradient as tpg
 
     task, steps, every = config.task, config.run.steps, config.run.log_every
     lr = step_size(config, float(load_tabular_mdp(task.name).gamma))
@@ -259,7 +259,7 @@ def make_engine(config: TabularConfig) -> Engine:
 def summarize(config: TabularConfig, metrics: dict, points: list[str]) -> dict:
     """Per point and method: gap at steps 1, 10, 100, ... (window ends only), the last gap,
     and each seed's first step with gap <= 1e-2 and <= 1e-4 (None: never)."""
-    from jaxcurr.run_dir import stat
+    from jaxcurr.core.stats import stat
 
     step = np.asarray(metrics.step)
     marks = [m for m in (1, 10, 100, 1_000, 10_000, 100_000) if m in step]
@@ -308,7 +308,7 @@ def format_summary(summary: dict) -> str:
 
 def figures(run_dir: Path, config: TabularConfig, metrics: dict, points: list[str]
             ) -> list[Path]:
-    from jaxcurr.plots import point_curves
+    from jaxcurr.core.figures import point_curves
 
     step = np.asarray(metrics.step)
     if step.size == 0:

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.validation import require
+from jaxcurr.core.validation import require
 
 REG = 1e-4  # added to the covariances' diagonals (float32 EM on points in [0, 1])
 

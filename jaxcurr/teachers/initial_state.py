@@ -4,7 +4,7 @@
 where it starts, a goal cell and a reset cell of a maze. Its observation is
 ``[return of the episode that just ended, that episode's start (goal xy, reset xy)]``; one
 teacher trajectory is ``k`` student episodes, each rewarded by a gradient signal of the
-student's actor (:mod:`jaxcurr.rl_signals`). After ``k`` episodes:
+student's actor (:mod:`jaxcurr.signals.actor_gradients`). After ``k`` episodes:
 
 * returns-to-go with discount 1: ``G_t = sum_{t' >= t} r_t'``;
 * advantages ``A_t = G_t - V(o_t)`` from the learned baseline, normalised

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.validation import is_int, require
+from jaxcurr.core.validation import is_int, require
 
 
 class PLRState(NamedTuple):

@@ -1,0 +1,11 @@
+"""Running any kind's engine: chunked execution, run directories, checkpoints and resume,
+devices, sinks, interrupts and experiment files.
+
+* :mod:`~jaxcurr.run.runner`: vmaps an engine over (point, seed), compiles one chunk, shards,
+  checkpoints with orbax, stops on non-finite values;
+* :mod:`~jaxcurr.run.execution`: one experiment (its parts) into a run directory, summaries;
+* :mod:`~jaxcurr.run.lifecycle`: new, resumed or replaced run directories;
+* :mod:`~jaxcurr.run.run_dir`: the run-directory layout; :mod:`~jaxcurr.run.experiment`:
+  experiment files; :mod:`~jaxcurr.run.sinks`: jsonl/TensorBoard/W&B;
+  :mod:`~jaxcurr.run.interrupts`: Ctrl-C at safe points.
+"""

@@ -1,0 +1,1 @@
+"""Tabular softmax policy-gradient students and their optimizers (the SPG-NM study)."""

@@ -1,4 +1,4 @@
-"""Print the paper's claims (NOTES section 1) beside what the runs in experiments/results measured.
+"""Print the paper's claims (docs/reference_facts.md §1) beside what experiments/results measured.
 
     python experiments/claims.py [experiments/results]
     python experiments/claims.py --table experiments/results/teachers   # one row per method

@@ -95,6 +95,63 @@ def test_tfds_dataset_prepared_offline(tmp_path):
                                 download=False))
 
 
+def tiny_npz(path, shift=0):
+    x = (np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2) + shift)
+    y = np.arange(10) % 10
+    np.savez(path, x_train=x, y_train=y, x_test=x[:4], y_test=y[:4])
+    return path
+
+
+def test_a_tfds_dataset_reads_its_local_copy_first(tmp_path, monkeypatch):
+    """``data.path``, else ``$JAXCURR_DATA_DIR/<name>.npz``, else TFDS (never reached here)."""
+    from jaxcurr.datasets import classification
+
+    def no_tfds(cfg):
+        raise AssertionError("TFDS was asked although a local copy exists")
+
+    monkeypatch.setattr(classification, "_load_tfds", no_tfds)
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    tiny_npz(folder / "mnist.npz")
+    explicit = tiny_npz(tmp_path / "other.npz", shift=1)
+    monkeypatch.setenv("JAXCURR_DATA_DIR", str(folder))
+    cfg = DataConfig(source="tfds", name="mnist")
+    assert classification.local_copy(cfg) == str(folder / "mnist.npz")
+    data = load_dataset(cfg)
+    assert data.x_train.shape == (10, 4) and data.x_train[0, 0] == 0
+    with_path = DataConfig(source="tfds", name="mnist", path=str(explicit))
+    assert load_dataset(with_path).x_train[0, 0] == np.float32(1 / 255)
+    monkeypatch.setenv("JAXCURR_DATA_DIR", str(tmp_path / "empty"))  # no copy there: TFDS
+    assert classification.local_copy(cfg) == ""
+    with pytest.raises(AssertionError, match="TFDS was asked"):
+        load_dataset(cfg)
+
+
+def test_no_network_and_no_copy_is_one_line_naming_the_way_out(tmp_path, monkeypatch, capsys):
+    """``jaxcurr run mnist_curriculum`` on a fresh machine without a network: exit 2 with one
+    line saying how to point at a local copy, at once (no download retries), nothing written."""
+    pytest.importorskip("tensorflow_datasets")
+    import socket
+
+    from jaxcurr import cli
+
+    def unreachable(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.delenv("JAXCURR_DATA_DIR", raising=False)
+    home = tmp_path / "tfds_home"
+    out = tmp_path / "run"
+    code = cli.main(["run", "mnist_curriculum", "--out", str(out),
+                     "--set", f'data.data_dir="{home}"'])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err == ("jaxcurr: error: data.name: TFDS cannot reach storage.googleapis.com to "
+                   "download 'mnist'; point JAXCURR_DATA_DIR at a folder holding mnist.npz "
+                   "(x_train, y_train, x_test, y_test) or pass --set data.path=FILE.npz")
+    assert not out.exists() and not any(home.rglob("*.tfrecord*"))
+
+
 def test_label_within_group_stays_in_group_and_is_uniform():
     groups = make_groups(GROUPS)
     labels = jnp.repeat(jnp.arange(10), 4000)

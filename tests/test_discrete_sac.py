@@ -12,7 +12,7 @@ from jaxcurr.core.validation import ConfigError
 from jaxcurr.envs import four_rooms
 from jaxcurr.students.sac.config import SACConfig
 from jaxcurr.students.sac.discrete import (
-    MLP,
+    DDPGInitMLP,
     Transition,
     make_learner,
     make_sac,
@@ -42,7 +42,7 @@ def fixed_batch(seed: int = 0) -> Transition:
 
 
 def np_mlp(p, x):
-    """NumPy forward of one MLP from its parameter dict (float64)."""
+    """NumPy forward of one DDPGInitMLP from its parameter dict (float64)."""
     f = lambda a: np.asarray(a, np.float64)
     h = np.maximum(x @ f(p["hidden_kernel"]) + f(p["hidden_bias"]), 0.0)
     return h @ f(p["out"]["kernel"]) + f(p["out"]["bias"])
@@ -222,7 +222,7 @@ def test_grade_scales_the_actor_entropy_coefficient_by_the_gradient_ratio():
 
 def test_one_hot_first_layer_is_the_same_function():
     x = jax.nn.one_hot(jnp.array([3, 7, 7, 0, 9]), 10)
-    dense, lookup = MLP(4, 16), MLP(4, 16, one_hot_inputs=True)
+    dense, lookup = DDPGInitMLP(4, 16), DDPGInitMLP(4, 16, one_hot_inputs=True)
     params = jax.jit(dense.init)(jax.random.key(1), x)
     outputs = [jax.jit(m.apply)(params, x) for m in (dense, lookup)]
     np.testing.assert_allclose(*outputs, atol=1e-7)
@@ -233,7 +233,7 @@ def test_one_hot_first_layer_is_the_same_function():
 
 
 def test_ddpg_initialisation_bounds():
-    params = jax.jit(MLP(4, 32).init)(jax.random.key(0), jnp.zeros(50))["params"]
+    params = jax.jit(DDPGInitMLP(4, 32).init)(jax.random.key(0), jnp.zeros(50))["params"]
     bound = 1 / math.sqrt(50)
     assert np.abs(params["hidden_kernel"]).max() <= bound
     assert np.abs(params["hidden_kernel"]).max() > 0.9 * bound
@@ -364,7 +364,7 @@ def test_sac_beats_the_uniform_random_policy_on_four_rooms():
 
 def test_monte_carlo_evaluator_matches_the_exact_return_when_deterministic():
     env, params = small_four_rooms(slip_prob=0.0, max_steps_in_episode=60)
-    net = MLP(4, 16)
+    net = DDPGInitMLP(4, 16)
     actor = jax.jit(net.init)(jax.random.key(4), jnp.zeros(104))
     exact, mc = exact_evaluator(env, params), monte_carlo_greedy_evaluator(
         env, params, 0.99, episodes=2)

@@ -1,7 +1,7 @@
 """Four Rooms: grid, transition rule, sampled slips, episode ends, gymnax API, exact values.
 
-The reference below is written from the paper's MDP definition (and NOTES §3) in plain NumPy,
-independently of ``jaxcurr.envs.four_rooms``.
+The reference below is written from the paper's MDP definition (and the authors'-code facts in
+docs/reference_facts.md §5) in plain NumPy, independently of ``jaxcurr.envs.four_rooms``.
 """
 
 import gymnax

@@ -1,4 +1,5 @@
-"""Tests for jaxcurr.students.ppo.standard and ppo_episodic against NumPy references and on CartPole."""
+"""Tests for jaxcurr.students.ppo.standard and ppo_episodic against NumPy references and on
+CartPole."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ SCRIPT = textwrap.dedent("""
     import jax
     import numpy as np
     import tomllib
-    from jaxcurr import runner
-    from jaxcurr.curricula.classifier_config import ConfigError, config_from_dict
+    from jaxcurr.run import runner
+    from jaxcurr.core.validation import ConfigError
+    from jaxcurr.curricula.classifier_config import config_from_dict
     from jaxcurr.curricula import prepare_data
     from jaxcurr.datasets.classification import load_dataset
 

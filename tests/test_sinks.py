@@ -135,6 +135,8 @@ def wandb_history(run_folder):
             row = {item.key or "/".join(item.nested_key): json.loads(item.value_json)
                    for item in record.history.item}
             history.append((row.pop("_step"), {k: v for k, v in row.items() if k[0] != "_"}))
+    # the sink's close() returns only once the log is whole: it ends with the exit record
+    assert records[-1].WhichOneof("record_type") == "exit"
     (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
     return history, run
 

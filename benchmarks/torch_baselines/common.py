@@ -2,12 +2,12 @@
 
 Both baselines (``classifier_paper.py``: one seed and method after another, ``torch.optim``;
 ``classifier_vectorized.py``: seeds stacked under ``torch.func.vmap``) read the same
-``jaxcurr.curricula.classifier_config.Config`` and the same prepared arrays (``jaxcurr.curricula.prepare_data``) as
-the JAX engine, and reproduce its step: the teacher picks a task per sample, a random training
-image of the task is drawn with its label (clean, fixed within-group ``curriculum`` relabel, or
-fresh within-group ``noise``), the signal gives one reward per sample from the student's
-parameters *before* its Adam step (Adam's moments from before or after it, as
-``signal.moments`` says), the student steps on the batch-mean cross-entropy and the
+``jaxcurr.curricula.classifier_config.Config`` and the same prepared arrays
+(``jaxcurr.curricula.prepare_data``) as the JAX engine, and reproduce its step: the teacher picks a
+task per sample, a random training image of the task is drawn with its label (clean, fixed
+within-group ``curriculum`` relabel, or fresh within-group ``noise``), the signal gives one reward
+per sample from the student's parameters *before* its Adam step (Adam's moments from before or
+after it, as ``signal.moments`` says), the student steps on the batch-mean cross-entropy and the
 REINFORCE teacher steps on the rewards. Every function here accepts extra leading (seed) axes.
 
 Signals, with ``g_b`` sample b's loss gradient and ``m, v`` Adam's moments:
@@ -379,8 +379,9 @@ def write_parity(path: str, config: Config, data: TaskData, torch_metrics: dict,
 
 def main(run: Callable, description: str, argv: list[str] | None = None) -> dict:
     """``EXPERIMENT_TOML --seeds N --steps M [--set key=value ...] [--parity PATH.md]``: run
-    the baseline and print a JSON summary (``jaxcurr.kinds.classifier_curriculum_report.summarize``) with the wall time;
-    with ``--parity``, also run the JAX engine and write the comparison table."""
+    the baseline and print a JSON summary
+    (``jaxcurr.kinds.classifier_curriculum_report.summarize``) with the wall time; with
+    ``--parity``, also run the JAX engine and write the comparison table."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("experiment", help="experiment .toml file")
     parser.add_argument("--seeds", type=int, default=None)

@@ -49,7 +49,7 @@ VARIANTS = {"plain": (False, False), "grokfast": (True, False), "grade": (False,
 
 @dataclass(frozen=True)
 class Config:
-    """Hyperparameters (paper Table 1 and NOTES §3)."""
+    """Hyperparameters (paper Table 1; docs/reference_facts.md §7)."""
 
     lr: float = 3e-4
     gamma: float = 0.99

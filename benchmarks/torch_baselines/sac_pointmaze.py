@@ -1,14 +1,14 @@
 """The gradient-norm teacher on PointMaze as its authors ran it: PyTorch, one seed per process.
 
 SAC (Haarnoja et al. 2018) on gymnasium-robotics' MuJoCo ``PointMaze_OpenDense-v3``
-(continuing task, 300-step episodes), with the authors' small configuration (NOTES §2): 3 x 128
-ReLU actor and twin critics, batch 128, Adam 3e-4, gamma 0.99, tau 0.005, fixed temperature
-0.2, 5,000 random steps, one update per env step from step 10,000, a 1e6 replay buffer. The
-REINFORCE teacher (2 x 64 tanh policy and baseline, Adam 5e-3, Gaussian with sigmoid mean and
-std 0.7, k = 5 episodes per trajectory, 5 baseline steps) picks each episode's goal and reset
-cell (clipped to [0, 1], nearest free cell), rewarded by the mean per-update norm of the
-actor's gradient over the episode. The same system as ``jaxcurr run pointmaze_acl``'s
-``mean_norm`` method; here to time it.
+(continuing task, 300-step episodes), with the authors' small configuration (Campbell & Yoon
+2023, their code; docs/reference_facts.md §2): 3 x 128 ReLU actor and twin critics, batch 128,
+Adam 3e-4, gamma 0.99, tau 0.005, fixed temperature 0.2, 5,000 random steps, one update per env
+step from step 10,000, a 1e6 replay buffer. The REINFORCE teacher (2 x 64 tanh policy and
+baseline, Adam 5e-3, Gaussian with sigmoid mean and std 0.7, k = 5 episodes per trajectory, 5
+baseline steps) picks each episode's goal and reset cell (clipped to [0, 1], nearest free cell),
+rewarded by the mean per-update norm of the actor's gradient over the episode. The same system
+as ``jaxcurr run pointmaze_acl``'s ``mean_norm`` method; here to time it.
 
 Needs ``pip install torch gymnasium-robotics mujoco`` (the ``reference`` extra and torch).
 

@@ -107,6 +107,12 @@ def with_hyperparameters(section: Any, point: dict, prefix: str) -> Any:
     return out
 
 
+def no_data(config: Any) -> None:
+    """``Kind.prepare`` of a kind with nothing to load on the host (its env or maze is built
+    inside the engine)."""
+    del config
+
+
 def no_variants(config: Any) -> None:
     """``Kind.variants`` of a kind without a variant axis."""
     del config

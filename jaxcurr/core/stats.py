@@ -38,4 +38,4 @@ def nanmean(values: Any, axis: int | tuple[int, ...] | None = None) -> np.ndarra
     """``np.nanmean`` without its "mean of empty slice" warning: an all-NaN slice is NaN."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.asarray(values, np.float64), axis=axis)
+        return np.nanmean(np.asarray(values), axis=axis)

@@ -195,10 +195,36 @@ def parse_sweep(raw: Any, sections: dict[str, type], values: dict, sweepable: tu
     return tuple(out)
 
 
-def build_experiment(cls, sections: dict[str, type], values: dict, kind: str,
-                     sweepable: tuple[str, ...] = ()) -> Any:
-    """A validated experiment dataclass ``cls`` (fields name, description, sweep and one per
-    section) from a nested dict as read from TOML."""
+def sweepable(default: Any) -> Any:
+    """A config field that a ``[sweep]`` may vary. Its swept values become a vmapped, traced
+    axis of one compiled program (as rejax's ``struct.field(pytree_node=True)``), so the code
+    that reads it must accept a traced scalar; every other field is static."""
+    return dataclasses.field(default=default, metadata={"sweepable": True})
+
+
+def sweepable_keys(sections: dict[str, type]) -> tuple[str, ...]:
+    """``"section.key"`` of every field declared with :func:`sweepable`."""
+    return tuple(f"{name}.{field.name}" for name, cls in sections.items()
+                 for field in dataclasses.fields(cls) if field.metadata.get("sweepable"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """The fields every experiment has beside its sections (each kind subclasses it).
+
+    ``name``: the run's name (default run directory ``runs/<name>``); ``description``: one line
+    for ``jaxcurr list``; ``sweep``: ``(("section.key", (v1, v2, ...)), ...)``, sweepable
+    hyperparameters run side by side as a vmapped axis (:func:`parse_sweep`).
+    """
+
+    name: str = "experiment"
+    description: str = ""
+    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+
+def build_experiment(cls, sections: dict[str, type], values: dict, kind: str) -> Any:
+    """A validated :class:`Experiment` subclass ``cls`` (one field per section) from a nested
+    dict as read from TOML."""
     require(isinstance(values, dict), "config", "a TOML table", values)
     top = {k: v for k, v in values.items() if k not in sections}
     unknown = sorted(set(top) - set(TOP_KEYS))
@@ -211,7 +237,7 @@ def build_experiment(cls, sections: dict[str, type], values: dict, kind: str,
     require(isinstance(name, str) and name != "", "name", "a non-empty string", name)
     description = top.get("description", "")
     require(isinstance(description, str), "description", "a string", description)
-    sweep = parse_sweep(top.get("sweep", {}), sections, values, sweepable)
+    sweep = parse_sweep(top.get("sweep", {}), sections, values, sweepable_keys(sections))
     return cls(name=name, description=description, sweep=sweep, **built)
 
 

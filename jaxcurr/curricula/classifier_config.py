@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from jaxcurr.core.validation import (
+    Experiment,
     RunSettings,
     apply_overrides,
     build_experiment,
@@ -26,6 +27,7 @@ from jaxcurr.core.validation import (
     require,
     require_in,
     require_positive_int,
+    sweepable,
 )
 from jaxcurr.datasets.classification import DataConfig
 
@@ -57,7 +59,7 @@ class StudentConfig:
     """The classifier: a Flax MLP trained with Adam (optax) on the batch the teacher chose."""
 
     hidden: tuple[int, ...] = (128, 128)
-    learning_rate: float = 1e-3
+    learning_rate: float = sweepable(1e-3)
     b1: float = 0.9
     b2: float = 0.999
     eps: float = 1e-8
@@ -81,10 +83,10 @@ class TeacherConfig:
     tasks: str = "class"
     kind: str = "reinforce"
     hidden: tuple[int, ...] = (32,)
-    learning_rate: float = 3e-4
-    entropy_coef: float = 0.01
+    learning_rate: float = sweepable(3e-4)
+    entropy_coef: float = sweepable(0.01)
     baseline: str = "batch_mean"
-    baseline_decay: float = 0.9
+    baseline_decay: float = sweepable(0.9)
     normalize_advantages: bool = True
     exp3s_eta: float = 1e-3
     exp3s_eps: float = 0.05
@@ -132,7 +134,7 @@ class SignalConfig:
     """Options of the momentum-correlation signal (paper defaults: m / v, moments before)."""
 
     denominator: str = "v"
-    eps: float = 0.0
+    eps: float = sweepable(0.0)
     bias_correction: bool = False
     moments: str = "before"
 
@@ -167,25 +169,14 @@ class RunConfig(RunSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """A classifier curriculum experiment: data, student, teacher, signal and run settings.
+class Config(Experiment):
+    """A classifier curriculum experiment: data, student, teacher, signal and run settings."""
 
-    ``sweep``: ``(("section.key", (v1, v2, ...)), ...)``, hyperparameters run side by side as a
-    vmapped axis (see :func:`parse_sweep`).
-    """
-
-    name: str = "experiment"
-    description: str = ""
     data: DataConfig = DataConfig()
     student: StudentConfig = StudentConfig()
     teacher: TeacherConfig = TeacherConfig()
     signal: SignalConfig = SignalConfig()
     run: RunConfig = RunConfig()
-    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
-
-    def __post_init__(self):
-        require(isinstance(self.name, str) and self.name != "", "name", "a non-empty string",
-               self.name)
 
     @property
     def num_tasks(self) -> int:
@@ -194,14 +185,11 @@ class Config:
 
 CLASSIFIER_SECTIONS = {"data": DataConfig, "student": StudentConfig, "teacher": TeacherConfig,
                        "signal": SignalConfig, "run": RunConfig}
-CLASSIFIER_SWEEPABLE = ("student.learning_rate", "teacher.learning_rate",
-                        "teacher.entropy_coef", "teacher.baseline_decay", "signal.eps")
 
 
 def config_from_dict(values: dict) -> Config:
     """Build a validated classifier :class:`Config` from a nested dict (as read from TOML)."""
-    return build_experiment(Config, CLASSIFIER_SECTIONS, values, "classifier_curriculum",
-                            CLASSIFIER_SWEEPABLE)
+    return build_experiment(Config, CLASSIFIER_SECTIONS, values, "classifier_curriculum")
 
 
 def config_to_dict(config: Config) -> dict:

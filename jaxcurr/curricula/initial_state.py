@@ -1,12 +1,13 @@
 """The initial-state curriculum: a SAC student on a maze, a teacher choosing where it starts.
 
-One run (one seed of one method) of the gradient-norm paper's system (NOTES §2), as pure
+One run (one seed of one method) of the gradient-norm paper's system (Campbell & Yoon 2023;
+docs/reference_facts.md §2), as pure
 functions. Every env step: the student acts (uniform random for the first ``random_steps``),
 the transition goes to a flashbax buffer and, from ``learning_starts`` on, one SAC update runs
 (:mod:`jaxcurr.students.sac.continuous`), its actor gradient feeding the episode's signals
-(:mod:`jaxcurr.signals.actor_gradients`), and the student's value of each state feeds the episode's scores
-(:mod:`jaxcurr.signals.episode_scores`). When an episode ends (the maze's 300-step limit: the task is
-continuing, so transitions always bootstrap), the method's teacher
+(:mod:`jaxcurr.signals.actor_gradients`), and the student's value of each state feeds the episode's
+scores (:mod:`jaxcurr.signals.episode_scores`). When an episode ends (the maze's 300-step limit:
+the task is continuing, so transitions always bootstrap), the method's teacher
 (:mod:`jaxcurr.teachers.initial_state`: REINFORCE, ALP-GMM or Robust PLR) is rewarded with the
 chosen signal and picks the next start (``reset_to_cells``); without a teacher the env's
 default reset is used. A start's level is its (goal cell, start cell) pair: the
@@ -33,15 +34,15 @@ from jaxcurr.envs.point_maze.env import MazeSetup
 from jaxcurr.signals import actor_gradients as rl_signals
 from jaxcurr.signals import episode_scores
 from jaxcurr.signals.episode_scores import SIGNALS
+from jaxcurr.students.evaluation import rollout_returns
 from jaxcurr.students.sac.continuous import (
     ContinuousSACConfig,
-    Learner,
+    SACState,
     Transition,
     action_bounds,
     interact,
     make_continuous_sac,
     make_replay,
-    mean_action_return,
 )
 from jaxcurr.teachers.initial_state import StartTeacher
 
@@ -59,7 +60,7 @@ class Method(NamedTuple):
 
 
 class RunState(NamedTuple):
-    learner: Learner
+    learner: SACState
     buffer: Any
     env_state: Any
     obs: jax.Array
@@ -215,9 +216,10 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
 
     def evaluate(actor, key) -> tuple[jax.Array, jax.Array]:
         """Mean return and final-step success rate of the mean action from default resets."""
-        returns, infos = mean_action_return(sac, env, params, actor, key, eval_episodes,
-                                            maze.max_steps)
-        return jnp.mean(returns), jnp.mean(infos["success"][:, -1].astype(jnp.float32))
+        returns, last = rollout_returns(env, params, lambda obs, k: sac.mean_action(actor, obs),
+                                        jax.random.split(key, eval_episodes), 1.0,
+                                        maze.max_steps)
+        return jnp.mean(returns), jnp.mean(last["success"].astype(jnp.float32))
 
     def window(state: RunState, method: Method) -> tuple[RunState, dict]:
         before = state.episodes

@@ -12,8 +12,11 @@ it for the run; ``noise`` draws a fresh label within the group at every draw.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlparse
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +35,9 @@ class DataConfig:
 
     source: ``digits`` (scikit-learn's bundled 8x8 digits, no network), ``npz`` (a local file
     with ``x_train, y_train, x_test, y_test``) or ``tfds`` (any TFDS image-classification
-    dataset by ``name``; downloaded on first use unless ``download = false``).
+    dataset by ``name``; downloaded on first use unless ``download = false``). A ``tfds``
+    dataset is read from a local ``.npz`` copy instead when one is given: ``path``, or else
+    ``$JAXCURR_DATA_DIR/<name>.npz`` when that file exists (:func:`local_copy`).
     label_mode: ``clean``; ``curriculum`` (each training sample gets a random label within its
     group once, kept for the run); ``noise`` (a fresh random label within the group at every
     draw). Groups must partition the classes ``0..C-1``.
@@ -214,30 +219,76 @@ def _load_npz(path: str) -> Dataset:
         return _from_arrays(*loaded, f"data.path ({path})")
 
 
-def _load_tfds(cfg: DataConfig) -> Dataset:
-    import tensorflow_datasets as tfds
+DATA_DIR_VARIABLE = "JAXCURR_DATA_DIR"  # a folder of local copies, one <name>.npz each
 
+
+def local_copy(cfg: DataConfig) -> str:
+    """The local ``.npz`` read instead of TFDS: ``data.path``, else the file named after the
+    dataset in ``$JAXCURR_DATA_DIR`` if it exists, else ``""`` (TFDS loads it)."""
+    if cfg.path:
+        return cfg.path
+    folder = os.environ.get(DATA_DIR_VARIABLE, "")
+    candidate = Path(folder) / f"{cfg.name}.npz"
+    return str(candidate) if folder and candidate.is_file() else ""
+
+
+def _require_download_host(builder, name: str) -> None:
+    """Fail at once, not after TFDS's minutes of retries, when the first download host of the
+    dataset cannot be reached (no network, or no name service)."""
+    urls = list(getattr(builder, "url_infos", None) or ())
+    if not urls:
+        return
+    host = urlparse(urls[0]).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError:
+        raise ConfigError(f"data.name: TFDS cannot reach {host} to download {name!r}; "
+                          f"{_local_hint(name)}") from None
+
+
+def _load_tfds(cfg: DataConfig) -> Dataset:
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ConfigError(f"data.source: 'tfds' needs tensorflow-datasets (pip install "
+                          f"'jaxcurr[tfds]'); or {_local_hint(cfg.name)}") from None
+    from absl import logging as absl_logging
+
+    verbosity = absl_logging.get_verbosity()  # TFDS warns about folders it has not prepared
+    absl_logging.set_verbosity(absl_logging.ERROR)
     try:
         builder = tfds.builder(cfg.name, data_dir=cfg.data_dir or None)
-        if cfg.download:
+        if cfg.download and not builder.is_prepared():
+            _require_download_host(builder, cfg.name)
             builder.download_and_prepare()
         splits = builder.as_dataset(split=[cfg.train_split, cfg.test_split], batch_size=-1)
+    except ConfigError:
+        raise
     except Exception as err:  # TFDS raises many types; report them as a config problem
         hint = "" if cfg.download else " (data.download = false: it must be prepared already)"
+        reason = " ".join(str(err).split())[:200]
         raise ConfigError(f"data.name: TFDS could not load {cfg.name!r} from "
-                          f"{cfg.data_dir or 'the default data_dir'}{hint}: {err}") from None
+                          f"{cfg.data_dir or 'the default data_dir'}{hint} ({reason}); "
+                          f"without a network, {_local_hint(cfg.name)}") from None
+    finally:
+        absl_logging.set_verbosity(verbosity)
     image_key, label_key = builder.info.supervised_keys or ("image", "label")
     train, test = (tfds.as_numpy(s) for s in splits)
     return _from_arrays(train[image_key], train[label_key], test[image_key], test[label_key],
                         f"data.name ({cfg.name})")
 
 
+def _local_hint(name: str) -> str:
+    return (f"point {DATA_DIR_VARIABLE} at a folder holding {name}.npz (x_train, y_train, "
+            "x_test, y_test) or pass --set data.path=FILE.npz")
+
+
 def load_dataset(cfg: DataConfig) -> Dataset:
     """Load the configured dataset and check its labels lie in the groups' class range."""
     if cfg.source == "digits":
         data = _load_digits()
-    elif cfg.source == "npz":
-        data = _load_npz(cfg.path)
+    elif cfg.source == "npz" or local_copy(cfg):
+        data = _load_npz(local_copy(cfg))
     else:
         data = _load_tfds(cfg)
     for split, y in (("y_train", data.y_train), ("y_test", data.y_test)):

@@ -1,7 +1,8 @@
 """Four Rooms grid world of the GrAdE paper as a gymnax environment, with its exact values.
 
-The task of "Grokfast and GrAdE for policy gradients" (``papers/grokfast_grade_pg.txt``, MDP
-section; author-code facts in NOTES §3): an 11x11 grid, ``x`` = column 0..10, ``y`` = row 0..10
+The task of Nilabh & Sinha Choudhury 2024, "Efficiently Managing Exploration and Gradient
+Stability in Deep Policy Gradient Methods" (section "MDP Formalization"; facts from the authors'
+code in docs/reference_facts.md §5): an 11x11 grid, ``x`` = column 0..10, ``y`` = row 0..10
 (up is ``+y``), 17 wall cells leaving 104 free cells joined by the doors (1,5), (5,1), (5,8),
 (8,4). Actions 0 up (+y), 1 down (-y), 2 left (-x), 3 right (+x). The move actually made is the
 intended one with probability ``1 - slip_prob`` and each of the two perpendicular ones with
@@ -9,11 +10,12 @@ intended one with probability ``1 - slip_prob`` and each of the two perpendicula
 agent in place. Start (0, 0), goal (10, 10); ``R(s, a, s') = 0`` if ``s'`` is the goal, else
 -1. The episode ends at the goal or is truncated after ``max_steps_in_episode`` steps.
 
-Two settings (NOTES §3): the paper's text, "episodes terminate at goal state (10,10) or after
-459 steps", is the default (``EnvParams()``: 459 steps, termination at the goal); the authors'
-code never ends an episode at the goal and checks ``t == 459`` before incrementing ``t``, so it
-truncates after 460 steps (:func:`authors_code_params`). The default follows the paper because
-the paper's results are what is compared against; the code's setting is one call away.
+Two settings (docs/reference_facts.md §5, §10): the paper's text, "episodes terminate at goal
+state (10,10) or after 459 steps", is the default (``EnvParams()``: 459 steps, termination at
+the goal); the authors' code never ends an episode at the goal and checks ``t == 459`` before
+incrementing ``t``, so it truncates after 460 steps (:func:`authors_code_params`). The default
+follows the paper because the paper's results are what is compared against; the code's setting
+is one call away.
 
 The transition rule lives in :func:`outcomes`; ``FourRooms.step_env`` samples from it and
 :func:`transition_table` tabulates it, so the exact values (:func:`policy_discounted_return`,

@@ -1,9 +1,10 @@
 """Kind ``classifier_curriculum``: teacher-student curriculum over dataset classes or groups.
 
-The paper's experiment (Blad & Loutfi 2025, NOTES §1): every method of ``run.methods``
-(uniform, curiosity = loss, momentum correlation, gradient norm) side by side in one program
-(:mod:`jaxcurr.curricula.classifier`); swept hyperparameters
-(:data:`jaxcurr.curricula.classifier_config.CLASSIFIER_SWEEPABLE`) are the point axis. Metrics ``"<method>/<name>"``.
+The paper's experiment (Blad & Loutfi 2025; docs/reference_facts.md §1): every method of
+``run.methods`` (uniform, curiosity = loss, momentum correlation, gradient norm) side by side
+in one program (:mod:`jaxcurr.curricula.classifier`); swept hyperparameters
+(the fields declared ``sweepable`` in :mod:`jaxcurr.curricula.classifier_config`) are the point
+axis. Metrics ``"<method>/<name>"``.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def _point(metrics: dict, p: int) -> dict:
 
 
 def summarize(config: Config, metrics: dict, points: list[str]) -> dict:
-    """:func:`jaxcurr.kinds.classifier_curriculum_report.summarize` for each point (``by_point`` maps label -> summary
-    when a sweep makes several)."""
+    """:func:`jaxcurr.kinds.classifier_curriculum_report.summarize` for each point (``by_point``
+    maps label -> summary when a sweep makes several)."""
     from jaxcurr.kinds.classifier_curriculum_report import summarize as one
 
     if len(points) == 1:

@@ -1,7 +1,8 @@
 """Kind ``discrete_sac``: Discrete SAC x Grokfast/GrAdE variants on a gymnax env.
 
-The GrAdE paper's SAC experiment (Nilabh & Sinha Choudhury, Table 1 and Figures 1-4; NOTES §3)
-with :mod:`jaxcurr.students.sac.discrete`. Every (variant, seed) run is one program; a window
+The GrAdE paper's SAC experiment (Nilabh & Sinha Choudhury 2024, Table 1 and Figures 1-4;
+docs/reference_facts.md §7) with :mod:`jaxcurr.students.sac.discrete`. Every (variant, seed)
+run is one program; a window
 is ``run.window_steps`` env steps after the ``sac.random_steps`` random phase (done in
 ``init``), and a run ends (and stops changing) once it has finished ``sac.num_episodes``
 episodes, or at ``sac.max_env_steps``; the runner stops when every run has.
@@ -24,9 +25,10 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.core.engine import Engine, Kind, with_hyperparameters
+from jaxcurr.core.engine import Engine, Kind, no_data, with_hyperparameters
 from jaxcurr.core.validation import (
     ConfigError,
+    Experiment,
     RunSettings,
     build_experiment,
     experiment_to_dict,
@@ -59,27 +61,22 @@ class SACRunConfig(RunSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class SACExperiment:
-    name: str = "discrete_sac"
-    description: str = ""
+class SACExperiment(Experiment):
     variants: VariantsConfig = VariantsConfig()
     env: EnvConfig = EnvConfig()
     sac: SACConfig = SACConfig()
     report: report.ReportConfig = report.ReportConfig()
     run: SACRunConfig = SACRunConfig()
-    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "sac": SACConfig,
             "report": report.ReportConfig, "run": SACRunConfig}
-SWEEPABLE = ("sac.learning_rate", "sac.gamma", "sac.tau", "sac.target_entropy_scale",
-             "sac.grokfast_alpha", "sac.grokfast_lamb", "sac.grade_beta")
 
 
 def from_dict(values: dict) -> SACExperiment:
     if isinstance(values.get("sac"), dict) and "chunk_steps" in values["sac"]:
         raise ConfigError("sac.chunk_steps: set by the runner; allowed: run.window_steps")
-    config = build_experiment(SACExperiment, SECTIONS, values, "discrete_sac", SWEEPABLE)
+    config = build_experiment(SACExperiment, SECTIONS, values, "discrete_sac")
     env, params = make_env(config.env)
     require(hasattr(env.action_space(params), "n"), "env.name", "an env with discrete actions",
             config.env.name)
@@ -151,14 +148,9 @@ def make_engine(config: SACExperiment) -> Engine:
                   guard=lambda state: state.learner, unguarded=WINDOW_MEANS)
 
 
-def prepare(config: SACExperiment) -> None:
-    """Nothing to load: the env is built inside the engine."""
-    del config
-
-
 KIND = Kind(
     name="discrete_sac",
     description="Discrete SAC x Grokfast/GrAdE variants (Nilabh & Sinha Choudhury)",
-    from_dict=from_dict, to_dict=to_dict, prepare=prepare, make_engine=make_engine,
+    from_dict=from_dict, to_dict=to_dict, prepare=no_data, make_engine=make_engine,
     variants=stacked_variants, summarize=report.summarize,
     format_summary=report.format_summary, figures=report.figures)

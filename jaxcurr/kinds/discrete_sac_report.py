@@ -9,13 +9,12 @@ plain / variant ratios), mean and 95% t-interval over seeds.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jaxcurr.core.stats import stat
+from jaxcurr.core.stats import nanmean, stat
 from jaxcurr.core.validation import require, require_positive_int
 
 FIGURES = (  # file, metric, y label, log scale (paper figure); window_*.png besides
@@ -87,9 +86,7 @@ def _window(x: np.ndarray, lo: float, hi: float, on: np.ndarray | None = None) -
     sel = (on > lo) & (on <= hi)
     if not sel.any():
         return np.full(x.shape[0], np.nan)
-    with warnings.catch_warnings():  # a seed without such episodes gives NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(x[:, sel], axis=1)
+    return nanmean(x[:, sel], axis=1)  # a seed without such episodes gives NaN
 
 
 def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Kind ``initial_state_curriculum``: a teacher picks a SAC student's starts on PointMaze.
 
-The gradient-norm paper's system (``papers/gradient_norm_acl.txt``, NOTES §2) with
+The gradient-norm paper's system (Campbell & Yoon 2023, "Automatic Curriculum Learning with
+Gradient Reward Signals"; docs/reference_facts.md §2) with
 :mod:`jaxcurr.curricula.initial_state`. Methods are the point axis, all in one program:
 
 * ``no_teacher``: the maze's default resets;
@@ -29,8 +30,9 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.core.engine import Engine, Kind
+from jaxcurr.core.engine import Engine, Kind, no_data
 from jaxcurr.core.validation import (
+    Experiment,
     RunSettings,
     build_experiment,
     choice,
@@ -144,31 +146,28 @@ class RunConfig(RunSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class Experiment:
-    name: str = "initial_state_curriculum"
-    description: str = ""
+class MazeExperiment(Experiment):
     methods: MethodsConfig = MethodsConfig()
     maze: MazeConfig = MazeConfig()
     sac: ContinuousSACConfig = ContinuousSACConfig()
     teacher: TeacherConfig = TeacherConfig()
     report: report.ReportConfig = report.ReportConfig()
     run: RunConfig = RunConfig()
-    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 SECTIONS = {"methods": MethodsConfig, "maze": MazeConfig, "sac": ContinuousSACConfig,
             "teacher": TeacherConfig, "report": report.ReportConfig, "run": RunConfig}
 
 
-def from_dict(values: dict) -> Experiment:
-    return build_experiment(Experiment, SECTIONS, values, "initial_state_curriculum")
+def from_dict(values: dict) -> MazeExperiment:
+    return build_experiment(MazeExperiment, SECTIONS, values, "initial_state_curriculum")
 
 
-def to_dict(config: Experiment) -> dict:
+def to_dict(config: MazeExperiment) -> dict:
     return experiment_to_dict(config, SECTIONS, "initial_state_curriculum")
 
 
-def build_program(config: Experiment):
+def build_program(config: MazeExperiment):
     """The maze and the run's :class:`~jaxcurr.curricula.initial_state.Program`."""
     from jaxcurr.curricula.initial_state import make_program
     from jaxcurr.envs.point_maze import env as point_maze
@@ -194,7 +193,7 @@ def build_program(config: Experiment):
                         gae_lambda=t.gae_lambda)
 
 
-def methods(config: Experiment) -> tuple[list[str], dict]:
+def methods(config: MazeExperiment) -> tuple[list[str], dict]:
     """``Kind.variants``: method names and their stacked :class:`Method` switches."""
     names = list(config.methods.names)
     parts = [method_parts(n) for n in names]
@@ -202,7 +201,7 @@ def methods(config: Experiment) -> tuple[list[str], dict]:
                    "signal": jnp.array([SIGNALS.index(s) for _, s in parts], jnp.int32)}
 
 
-def make_engine(config: Experiment) -> Engine:
+def make_engine(config: MazeExperiment) -> Engine:
     from jaxcurr.curricula.initial_state import Method
 
     program = build_program(config)
@@ -224,14 +223,9 @@ def make_engine(config: Experiment) -> Engine:
                   unguarded=report.UNGUARDED)
 
 
-def prepare(config: Experiment) -> None:
-    """Nothing to load: the maze is built inside the engine."""
-    del config
-
-
 KIND = Kind(
     name="initial_state_curriculum",
     description="SAC on PointMaze, a teacher choosing starts by actor-gradient signals",
-    from_dict=from_dict, to_dict=to_dict, prepare=prepare, make_engine=make_engine,
+    from_dict=from_dict, to_dict=to_dict, prepare=no_data, make_engine=make_engine,
     variants=methods, summarize=report.summarize, format_summary=report.format_summary,
     figures=report.figures)

@@ -12,14 +12,13 @@ Spearman correlation with the episode index per seed (the paper: distance grows)
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from jaxcurr.core.stats import stat
+from jaxcurr.core.stats import nanmean, stat
 from jaxcurr.core.validation import require_in, require_positive_int
 from jaxcurr.signals.episode_scores import SIGNALS
 
@@ -53,12 +52,6 @@ def steps_to_threshold(success: np.ndarray, steps: np.ndarray, threshold: float)
     return out
 
 
-def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(x, axis=axis)
-
-
 def curriculum_stats(distance: np.ndarray) -> dict[str, Any]:
     """Goal distance per episode ``[seed, episode]`` (NaN: not run): early/late means and the
     per-seed Spearman correlation with the episode index."""
@@ -88,18 +81,18 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
     for p, name in enumerate(points):
         ret, succ = m["eval_return"][p], m["eval_success"][p]
         row: dict[str, Any] = {
-            f"eval_return_last_{last}_windows": stat(_nanmean(ret[:, -last:], 1), 4),
-            f"eval_success_last_{last}_windows": stat(_nanmean(succ[:, -last:], 1), 4),
-            "eval_return_auc": stat(_nanmean(ret, 1), 4),
-            "eval_success_auc": stat(_nanmean(succ, 1), 4),
+            f"eval_return_last_{last}_windows": stat(nanmean(ret[:, -last:], 1), 4),
+            f"eval_success_last_{last}_windows": stat(nanmean(succ[:, -last:], 1), 4),
+            "eval_return_auc": stat(nanmean(ret, 1), 4),
+            "eval_success_auc": stat(nanmean(succ, 1), 4),
             f"steps_to_success_{rep.success_threshold:g}": steps_to_threshold(
                 succ, steps[p], rep.success_threshold),
         }
         if base is not None and p != base:
             row["eval_return_auc_minus_no_teacher"] = stat(
-                _nanmean(ret, 1) - _nanmean(m["eval_return"][base], 1), 4)
+                nanmean(ret, 1) - nanmean(m["eval_return"][base], 1), 4)
             row["eval_success_auc_minus_no_teacher"] = stat(
-                _nanmean(succ, 1) - _nanmean(m["eval_success"][base], 1), 4)
+                nanmean(succ, 1) - nanmean(m["eval_success"][base], 1), 4)
         if name != "no_teacher" and "goal_distance" in metrics.final:
             row.update(curriculum_stats(metrics.final["goal_distance"][p]))
         out["methods"][name] = row

@@ -17,8 +17,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxcurr.core.engine import Engine, Kind, with_hyperparameters
+from jaxcurr.core.engine import Engine, Kind, no_data, with_hyperparameters
 from jaxcurr.core.validation import (
+    Experiment,
     RunSettings,
     build_experiment,
     choice,
@@ -76,9 +77,7 @@ class PPORunConfig(RunSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOExperiment:
-    name: str = "ppo"
-    description: str = ""
+class PPOExperiment(Experiment):
     variants: VariantsConfig = VariantsConfig()
     env: EnvConfig = EnvConfig(name="CartPole-v1", observation="one_hot")
     agent: AgentConfig = AgentConfig()
@@ -86,7 +85,6 @@ class PPOExperiment:
     ppo_episodic: EpisodicPPOConfig = EpisodicPPOConfig()
     report: PPOReportConfig = PPOReportConfig()
     run: PPORunConfig = PPORunConfig()
-    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     @property
     def student(self) -> Any:
@@ -96,14 +94,11 @@ class PPOExperiment:
 SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "agent": AgentConfig,
             "ppo": PPOConfig, "ppo_episodic": EpisodicPPOConfig, "report": PPOReportConfig,
             "run": PPORunConfig}
-SWEEPABLE = tuple(f"{algo}.{field}" for algo in ALGOS for field in (
-    "actor_lr", "critic_lr", "gamma", "clip_eps", "entropy_coef", "grade_kappa", "grade_beta",
-    "grokfast_alpha", "grokfast_lamb"))
 
 
 def from_dict(values: dict) -> PPOExperiment:
     values = {**values, "env": {"name": "CartPole-v1", **values.get("env", {})}}
-    config = build_experiment(PPOExperiment, SECTIONS, values, "ppo", SWEEPABLE)
+    config = build_experiment(PPOExperiment, SECTIONS, values, "ppo")
     for key, _ in config.sweep:
         require(key.startswith(config.agent.algo + "."), f"sweep.{key}",
                 f"a setting of the algorithm that runs ({config.agent.algo})", "a sweep")
@@ -158,7 +153,7 @@ def greedy_final(config: PPOExperiment, prog: Any):
     """``final(state, data, point) -> {"greedy_return": [episodes]}``: the undiscounted return
     of ``report.greedy_episodes`` argmax rollouts of the run's last policy. Every run rolls
     out from the same keys (from ``run.seed``), so variants and seeds meet the same starts."""
-    from jaxcurr.students.evaluation import greedy_returns
+    from jaxcurr.students.evaluation import greedy_action, rollout_returns
     from jaxcurr.students.ppo.common import make_networks
 
     env, params = make_env(config.env)
@@ -168,22 +163,17 @@ def greedy_final(config: PPOExperiment, prog: Any):
 
     def final(state, data, point):
         del data, point
-        return {"greedy_return": greedy_returns(env, params, actor.apply,
-                                                prog.agent(state).actor_params, keys)}
+        act = greedy_action(actor.apply, prog.agent(state).actor_params)
+        return {"greedy_return": rollout_returns(env, params, act, keys)[0]}
 
     return final
-
-
-def prepare(config: PPOExperiment) -> None:
-    """Nothing to load: the env is built inside the engine."""
-    del config
 
 
 def summarize(config: PPOExperiment, metrics: Any, points: list[str]) -> dict[str, Any]:
     """Per variant: the final return (mean over the last ``report.final_fraction`` of the
     windows, per seed; mean and 95% t-interval), the diagnostics there, and the mean greedy
     return of the final policy where ``report.greedy_episodes`` is set."""
-    from jaxcurr.core.stats import significant, stat
+    from jaxcurr.core.stats import nanmean, significant, stat
 
     returns = metrics["episode_return"]  # [P, S, W]
     tail = max(1, int(round(returns.shape[2] * config.report.final_fraction)))
@@ -191,8 +181,7 @@ def summarize(config: PPOExperiment, metrics: Any, points: list[str]) -> dict[st
                            "seeds": config.run.seeds, "windows": int(returns.shape[2]),
                            "final_windows": tail, "variants": {}}
     for v, name in enumerate(points):
-        with np.errstate(all="ignore"):
-            final = np.nanmean(returns[v, :, -tail:], -1)
+        final = nanmean(returns[v, :, -tail:], -1)
         row = {"final_return": stat(final, 5), "final_return_per_seed": significant(final, 5)}
         if config.report.solved_level:
             row["seeds_solved"] = int((final >= config.report.solved_level).sum())
@@ -201,7 +190,7 @@ def summarize(config: PPOExperiment, metrics: Any, points: list[str]) -> dict[st
             row["greedy_return"] = stat(greedy, 5)
             row["greedy_return_per_seed"] = significant(greedy, 5)
         for m in DIAGNOSTICS:
-            row[f"final_{m}"] = significant(np.nanmean(metrics[m][v, :, -tail:]), 5)
+            row[f"final_{m}"] = significant(nanmean(metrics[m][v, :, -tail:]), 5)
         out["variants"][name] = row
     return out
 
@@ -244,6 +233,6 @@ def figures(run_dir: Path, config: PPOExperiment, metrics: Any, points: list[str
 
 KIND = Kind(
     name="ppo", description="PPO (standard or the paper's episodic) x Grokfast/GrAdE variants",
-    from_dict=from_dict, to_dict=to_dict, prepare=prepare, make_engine=make_engine,
+    from_dict=from_dict, to_dict=to_dict, prepare=no_data, make_engine=make_engine,
     variants=stacked_variants, summarize=summarize, format_summary=format_summary,
     figures=figures)

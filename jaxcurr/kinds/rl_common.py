@@ -34,7 +34,8 @@ class VariantsConfig:
 class EnvConfig:
     """A gymnax environment by id. ``max_steps_in_episode`` 0 keeps the env's own limit (Four
     Rooms: 459, the paper's; its authors' code: 460 with ``terminate_at_goal = false``). The
-    other fields are Four Rooms' (NOTES §3) and must keep their defaults for other envs."""
+    other fields are Four Rooms' (docs/reference_facts.md §5) and must keep their defaults for
+    other envs."""
 
     name: str = FOUR_ROOMS
     max_steps_in_episode: int = 0

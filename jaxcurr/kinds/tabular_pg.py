@@ -1,10 +1,10 @@
 """Kind ``tabular_pg``: policy-gradient optimizers on a tabular MDP (the SPG-NM study).
 
-Zhang et al. 2024 (SPG-NM, NOTES §4) against PG, PG-HB, APG and PG-Adam
+Zhang et al. 2024 (SPG-NM; docs/reference_facts.md §9) against PG, PG-HB, APG and PG-Adam
 (:mod:`jaxcurr.students.tabular.optimizers`) on one task of ``tabular_mdps.json``, with exact or
-sampled gradients (:mod:`jaxcurr.students.tabular.policy_gradient`). Every optimizer (and every extra SPG-NM
-reading) is a method of the same program; ``optimizers.spg_nm_lam`` is sweepable. Step ``t``
-of every method uses the key ``split(run_key, steps)[t]``, as the study's first script did.
+sampled gradients (:mod:`jaxcurr.students.tabular.policy_gradient`). Every optimizer (and every
+extra SPG-NM reading) is a method of the same program; ``optimizers.spg_nm_lam`` is sweepable. Step
+``t`` of every method uses the key ``split(run_key, steps)[t]``, as the study's first script did.
 
 Logged per window and method: ``gap`` = ``V*(rho) - V(rho)`` at the iterate the method's
 authors report (``theta`` for PG, PG-HB, PG-Adam, APG, as the public APG code logs; the held,
@@ -24,6 +24,7 @@ import numpy as np
 
 from jaxcurr.core.engine import Engine, Kind, hyperparameter, no_variants
 from jaxcurr.core.validation import (
+    Experiment,
     RunSettings,
     build_experiment,
     choice,
@@ -33,6 +34,7 @@ from jaxcurr.core.validation import (
     positive,
     require,
     require_positive_int,
+    sweepable,
 )
 
 MODES = ("exact", "stochastic")
@@ -44,7 +46,7 @@ THRESHOLDS = (1e-2, 1e-4)
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
     """The task and the gradients. learning_rate "auto": 0.4 if gamma = 0, else
-    ``(1 - gamma)^3 / 8`` (NOTES §4)."""
+    ``(1 - gamma)^3 / 8`` (docs/reference_facts.md §9)."""
 
     name: str = "bandit_uniform"
     mode: str = "exact"
@@ -72,12 +74,12 @@ class OptimizersConfig:
 
     names: tuple[str, ...] = ("pg", "pg_hb", "apg", "pg_adam", "spg_nm")
     adam_learning_rate_scale: float = 1.0
-    pg_hb_beta: float = 0.5
+    pg_hb_beta: float = sweepable(0.5)
     pg_hb_form: str = "polyak"
     apg_step_scaling: str = "code"
     apg_restart: str = "previous"
     apg_tol: float = 1e-12
-    spg_nm_lam: float = 1000.0
+    spg_nm_lam: float = sweepable(1000.0)
     spg_nm_phi: str = "literal"
     spg_nm_commit: str = "previous"
     spg_nm_readings: tuple[str, ...] = ()
@@ -122,21 +124,17 @@ class TabularRunConfig(RunSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class TabularConfig:
-    name: str = "tabular_pg"
-    description: str = ""
+class TabularConfig(Experiment):
     task: TaskConfig = TaskConfig()
     optimizers: OptimizersConfig = OptimizersConfig()
     run: TabularRunConfig = TabularRunConfig()
-    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 SECTIONS = {"task": TaskConfig, "optimizers": OptimizersConfig, "run": TabularRunConfig}
-SWEEPABLE = ("optimizers.spg_nm_lam", "optimizers.pg_hb_beta")
 
 
 def from_dict(values: dict) -> TabularConfig:
-    return build_experiment(TabularConfig, SECTIONS, values, "tabular_pg", SWEEPABLE)
+    return build_experiment(TabularConfig, SECTIONS, values, "tabular_pg")
 
 
 def to_dict(config: TabularConfig) -> dict:

@@ -1,8 +1,8 @@
 """One run of any kind from the command line: run directory, sinks, results, figures.
 
 :func:`run_part` drives :func:`jaxcurr.run.runner.run` for one config and writes the run directory
-(:mod:`jaxcurr.run.run_dir`): ``config.toml`` first, then at every checkpoint ``metrics.npz`` and the
-sinks' files, and at the end ``summary.json`` and ``figures/``. :func:`plot_dir` redraws the
+(:mod:`jaxcurr.run.run_dir`): ``config.toml`` first, then at every checkpoint ``metrics.npz`` and
+the sinks' files, and at the end ``summary.json`` and ``figures/``. :func:`plot_dir` redraws the
 summary and figures of any run directory from what it holds, finished or not.
 """
 
@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from jaxcurr.core.files import atomic_write
+from jaxcurr.core.stats import nanmean
 from jaxcurr.core.validation import ConfigError
 from jaxcurr.kinds import Kind, get_kind
 from jaxcurr.run import interrupts
@@ -71,10 +71,8 @@ class _Writer(Observer):
 
     def chunk(self, first_window: int, metrics: dict[str, np.ndarray]) -> None:
         interrupts.check()  # a pending Ctrl-C stops here: before this chunk's checkpoint
-        with warnings.catch_warnings():  # an all-NaN window stays NaN (null)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            means = {name: np.nanmean(v.reshape(*v.shape[:3], -1), axis=1)  # [P, W, K]
-                     for name, v in metrics.items()}
+        means = {name: nanmean(v.reshape(*v.shape[:3], -1), axis=1)  # [P, W, K]; all-NaN: NaN
+                 for name, v in metrics.items()}
         for w in range(next(iter(means.values())).shape[1]):
             scalars = {}
             for name, values in means.items():

@@ -155,7 +155,18 @@ class WandbSink:
         """wandb writes its own log in the background."""
 
     def close(self) -> None:
+        """Finish the run and wait until its transaction log is on disk.
+
+        ``run.finish()`` returns before wandb's service process has flushed the run's
+        ``.wandb`` file (it can still hold only its 7-byte header); ``wandb.teardown()`` waits
+        for the service to exit, which writes the file whole. It is skipped while another
+        run of the same process is still open, since teardown would finish that one too.
+        """
+        import wandb
+
         self._run.finish()
+        if wandb.run is None:
+            wandb.teardown()
 
 
 class MetricSinks:

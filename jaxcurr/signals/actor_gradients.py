@@ -1,12 +1,13 @@
 """Teacher rewards from an RL student's actor gradients over one episode.
 
-The gradient-norm teacher (``papers/gradient_norm_acl.txt``, NOTES §2) is rewarded by the
-actor's gradient ``g_t`` of its full loss (entropy term included), taken after backward and
-before the optimizer step, over the ``T`` SAC updates made during the episode:
+The gradient-norm teacher (Campbell & Yoon 2023, "Automatic Curriculum Learning with Gradient
+Reward Signals"; docs/reference_facts.md §2) is rewarded by the actor's gradient ``g_t`` of its
+full loss (entropy term included), taken after backward and before the optimizer step, over the
+``T`` SAC updates made during the episode:
 
 * ``mean_norm`` (the paper's reward 1): ``(1/T) sum_t ||g_t||_2``;
 * ``sum_norm`` (reward 2, as the paper defines it): ``||sum_t g_t||_2 / T`` (the authors' code
-  returned the last update's norm instead, NOTES §2);
+  returned the last update's norm instead, docs/reference_facts.md §10);
 * ``momentum_correlation`` (the first paper's signal applied to the actor, a method neither
   paper has): ``(1/T) sum_t |g_t . u_t|`` with ``u_t = m_t / v_t`` from the actor's Adam
   moments before update t (:func:`jaxcurr.signals.per_sample.momentum_direction`).

@@ -1,8 +1,8 @@
 """Teacher rewards from an RL episode's returns and the student's value estimates.
 
-Beside the actor-gradient signals of :mod:`jaxcurr.signals.actor_gradients`, the scores the curriculum
-literature reads from an episode on a start (level) ``l`` of ``T`` steps, rewards ``r_t`` and
-values ``V_t = V(s_t)``:
+Beside the actor-gradient signals of :mod:`jaxcurr.signals.actor_gradients`, the scores the
+curriculum literature reads from an episode on a start (level) ``l`` of ``T`` steps, rewards
+``r_t`` and values ``V_t = V(s_t)``:
 
 * ``return``: ``G = sum_t r_t`` (the competence ALP-GMM's progress is measured on; Portelas
   et al. 2019);

@@ -124,8 +124,8 @@ def momentum_correlation(
 def gradient_norm(method: str = "auto") -> Signal:
     """Signal ``||g_b||_2``: the global L2 norm of each sample's loss gradient.
 
-    ``method`` as in :func:`jaxcurr.signals.per_sample_norms.per_sample_grad_norms`: ``"auto"`` takes
-    the one-backward-pass identity ``|x_b|^2 |delta_b|^2`` for Flax Dense models and explicit
+    ``method`` as in :func:`jaxcurr.signals.per_sample_norms.per_sample_grad_norms`: ``"auto"``
+    takes the one-backward-pass identity ``|x_b|^2 |delta_b|^2`` for Flax Dense models and explicit
     per-sample gradients otherwise.
     """
     if method not in METHODS:

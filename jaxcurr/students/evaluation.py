@@ -1,9 +1,11 @@
-"""Greedy (argmax) evaluation of a discrete-action actor: Discrete SAC in training, PPO at the end.
+"""Evaluating a student's policy by rollouts: one evaluator, :func:`rollout_returns`, for any
+policy ``act(obs, key) -> action`` on any gymnax environment.
 
-An :class:`Evaluator` snapshots the actor during training and scores the snapshots afterwards:
-:func:`tabular_greedy_evaluator` exactly on a finite state set (e.g. Four Rooms),
-:func:`monte_carlo_greedy_evaluator` by greedy rollouts on any gymnax environment
-(:func:`greedy_returns`, which the ``ppo`` kind also runs on its final policies).
+Discrete SAC's greedy (argmax, :func:`greedy_action`) evaluation during training, PPO's final
+greedy evaluation and the continuous SAC's mean-action evaluation all run it. An
+:class:`Evaluator` snapshots a discrete actor during training and scores the snapshots
+afterwards: :func:`tabular_greedy_evaluator` exactly on a finite state set (e.g. Four Rooms),
+:func:`monte_carlo_greedy_evaluator` by greedy rollouts.
 """
 
 from __future__ import annotations
@@ -52,14 +54,28 @@ def tabular_greedy_evaluator(observations: jax.Array, num_actions: int,
     return Evaluator(snapshot=snapshot, score=score)
 
 
-def greedy_returns(env: Any, env_params: Any, logits_fn: LogitsFn, actor_params: Any,
-                   keys: jax.Array, gamma: float = 1.0, max_steps: int | None = None
-                   ) -> jax.Array:
-    """The discounted return of one greedy (argmax) rollout per key, ``[len(keys)]``.
+Act = Callable[[jax.Array, jax.Array], jax.Array]  # act(obs, key) -> action
 
-    Each rollout runs until its first ``terminated`` or ``truncated`` (at most ``max_steps``,
-    default the env's ``max_steps_in_episode``) and stops there: a batch of rollouts (vmapped,
-    e.g. over runs) costs its longest episode, not the horizon.
+
+def greedy_action(logits_fn: LogitsFn, actor_params: Any) -> Act:
+    """``act(obs, key)``: the argmax action of a discrete actor (the key is unused)."""
+    def act(obs, key):
+        del key
+        return jnp.argmax(logits_fn(actor_params, obs.reshape(-1).astype(jnp.float32)))
+
+    return act
+
+
+def rollout_returns(env: Any, env_params: Any, act: Act, keys: jax.Array, gamma: float = 1.0,
+                    max_steps: int | None = None) -> tuple[jax.Array, Any]:
+    """One rollout of the policy ``act(obs, key)`` per key: discounted returns ``[len(keys)]``
+    and each rollout's ``info`` of its last step.
+
+    Each rollout starts from ``env.reset`` and runs until its first ``terminated`` or
+    ``truncated`` (at most ``max_steps``, default the env's ``max_steps_in_episode``) and stops
+    there: a batch of rollouts (vmapped, e.g. over runs) costs its longest episode, not the
+    horizon. Step ``t`` steps the env with ``split(k_steps, horizon)[t]`` and acts with that
+    key folded with 1.
     """
     horizon = int(max_steps or env_params.max_steps_in_episode)
 
@@ -68,24 +84,29 @@ def greedy_returns(env: Any, env_params: Any, logits_fn: LogitsFn, actor_params:
         step_keys = jax.random.split(k_steps, horizon)
         obs, state = env.reset(k_reset, env_params)
 
-        def body(carry):
-            t, obs, state, ret, discount, _ = carry
-            action = jnp.argmax(logits_fn(actor_params, obs.reshape(-1).astype(jnp.float32)))
-            obs, state, reward, terminated, truncated, _ = env.step(
-                step_keys[t], state, action, env_params)
-            return (t + 1, obs, state, ret + discount * reward, discount * gamma,
-                    jnp.logical_or(terminated, truncated))
+        def step(t, obs, state):
+            action = act(obs, jax.random.fold_in(step_keys[t], 1))
+            return env.step(step_keys[t], state, action, env_params)
 
-        init = (jnp.int32(0), obs, state, jnp.zeros([]), jnp.ones([]), jnp.bool_(False))
+        info = jax.tree.map(jnp.zeros_like,
+                            jax.eval_shape(step, jnp.int32(0), obs, state)[-1])
+
+        def body(carry):
+            t, obs, state, ret, discount, _, _ = carry
+            obs, state, reward, terminated, truncated, info = step(t, obs, state)
+            return (t + 1, obs, state, ret + discount * reward, discount * gamma,
+                    jnp.logical_or(terminated, truncated), info)
+
+        init = (jnp.int32(0), obs, state, jnp.zeros([]), jnp.ones([]), jnp.bool_(False), info)
         carry = jax.lax.while_loop(lambda c: (c[0] < horizon) & ~c[5], body, init)
-        return carry[3]
+        return carry[3], carry[6]
 
     return jax.vmap(rollout)(keys)
 
 
 def monte_carlo_greedy_evaluator(env: Any, env_params: Any, gamma: float, episodes: int = 10,
                                  max_steps: int | None = None) -> Evaluator:
-    """Mean discounted return of ``episodes`` greedy rollouts (:func:`greedy_returns`, any
+    """Mean discounted return of ``episodes`` greedy rollouts (:func:`rollout_returns`, any
     gymnax env); the snapshot is a copy of the actor's parameters."""
 
     def snapshot(logits_fn, actor_params, key):
@@ -94,7 +115,8 @@ def monte_carlo_greedy_evaluator(env: Any, env_params: Any, gamma: float, episod
 
     def score(logits_fn, actor_params, key):
         keys = jax.random.split(key, episodes)
-        return jnp.mean(greedy_returns(env, env_params, logits_fn, actor_params, keys, gamma,
-                                       max_steps))
+        returns, _ = rollout_returns(env, env_params, greedy_action(logits_fn, actor_params),
+                                     keys, gamma, max_steps)
+        return jnp.mean(returns)
 
     return Evaluator(snapshot=snapshot, score=score)

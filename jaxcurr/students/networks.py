@@ -1,21 +1,27 @@
-"""Discrete SAC's networks: the DDPG-initialised :class:`MLP` actor and :class:`TwinQ` critics.
+"""The RL students' networks (Flax linen), each under its own name.
 
-``LogitsFn`` is the type of the actor's ``logits(params, obs)`` (its Flax ``apply``), which the
-learner (:mod:`jaxcurr.students.sac.learner`) and the greedy evaluators
-(:mod:`jaxcurr.students.evaluation`) take.
+* Discrete SAC: the DDPG-initialised :class:`DDPGInitMLP` actor and :class:`TwinQ` critics;
+* continuous SAC: :class:`SquashedGaussianActor` and :class:`TwinCritic`;
+* PPO: :class:`OrthogonalInitMLP` (actor and critic).
+
+``LogitsFn`` is the type of a discrete actor's ``logits(params, obs)`` (its Flax ``apply``),
+which the SAC learner and the greedy evaluator (:mod:`jaxcurr.students.evaluation`) take.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 LogitsFn = Callable[[Any, jax.Array], jax.Array]
+ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh}
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the continuous actor's log standard deviation is clipped
 
 
 def _uniform(bound: float):
@@ -25,7 +31,7 @@ def _uniform(bound: float):
     return init
 
 
-class MLP(nn.Module):
+class DDPGInitMLP(nn.Module):
     """``Dense(hidden) -> ReLU -> Dense(outputs)`` with DDPG's initialisation.
 
     Lillicrap et al. 2016 (DDPG): weights and biases of a hidden layer ~ ``U(+-1/sqrt(f))``
@@ -64,6 +70,62 @@ class TwinQ(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        q1 = MLP(self.num_actions, self.hidden, self.one_hot_inputs, name="q1")(x)
-        q2 = MLP(self.num_actions, self.hidden, self.one_hot_inputs, name="q2")(x)
+        q1 = DDPGInitMLP(self.num_actions, self.hidden, self.one_hot_inputs, name="q1")(x)
+        q2 = DDPGInitMLP(self.num_actions, self.hidden, self.one_hot_inputs, name="q2")(x)
         return jnp.stack([q1, q2])
+
+
+class SquashedGaussianActor(nn.Module):
+    """ReLU MLP to the mean and clipped log-std of ``u``; ``a = centre + scale tanh(u)``."""
+
+    hidden: tuple[int, ...]
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = obs
+        for width in self.hidden:
+            h = nn.relu(nn.Dense(width)(h))
+        mean = nn.Dense(self.action_dim)(h)
+        log_std = jnp.clip(nn.Dense(self.action_dim)(h), LOG_STD_MIN, LOG_STD_MAX)
+        return mean, log_std
+
+
+class TwinCritic(nn.Module):
+    """Two independent ReLU MLPs ``Q_i(o, a)`` on ``[o, a]``; returns ``[2, ...]``."""
+
+    hidden: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        def q(name):
+            h = jnp.concatenate([obs, action], axis=-1)
+            for i, width in enumerate(self.hidden):
+                h = nn.relu(nn.Dense(width, name=f"{name}_{i}")(h))
+            return nn.Dense(1, name=f"{name}_out")(h)[..., 0]
+
+        return jnp.stack([q("q1"), q("q2")])
+
+
+class OrthogonalInitMLP(nn.Module):
+    """PPO's MLP: ``len(hidden)`` hidden layers; orthogonal init (gain sqrt 2, head
+    ``head_gain``; Engstrom et al. 2020, "Implementation Matters in Deep RL") or Flax's default
+    (LeCun normal)."""
+
+    hidden: Sequence[int]
+    activation: str
+    out: int
+    orthogonal: bool
+    head_gain: float
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        def dense(width, gain):
+            if not self.orthogonal:
+                return nn.Dense(width)
+            return nn.Dense(width, kernel_init=nn.initializers.orthogonal(gain),
+                            bias_init=nn.initializers.zeros)
+
+        for width in self.hidden:
+            x = ACTIVATIONS[self.activation](dense(width, np.sqrt(2.0))(x))
+        return dense(self.out, self.head_gain)(x)

@@ -71,8 +71,10 @@ def network_optimizer(
     )
 
 
-def gradient_magnitude(opt_state: Any) -> jax.Array:
-    """Sum over parameter tensors of their gradient L2 norms at the last update."""
+def last_gradient_magnitude(opt_state: Any) -> jax.Array:
+    """Sum over parameter tensors of their gradient L2 norms at the last update, read from the
+    GrAdE state of a :func:`network_optimizer` chain (the transform itself computes it with
+    :func:`jaxcurr.transforms.gradient_magnitude`)."""
     return grade_state(opt_state).magnitude
 
 

@@ -1,6 +1,7 @@
 """REINFORCE teacher over a student's initial states: the gradient-norm paper's teacher.
 
-(``papers/gradient_norm_acl.txt``, NOTES §2.) Before each student episode the teacher picks
+(Campbell & Yoon 2023, "Automatic Curriculum Learning with Gradient Reward Signals";
+docs/reference_facts.md §2.) Before each student episode the teacher picks
 where it starts, a goal cell and a reset cell of a maze. Its observation is
 ``[return of the episode that just ended, that episode's start (goal xy, reset xy)]``; one
 teacher trajectory is ``k`` student episodes, each rewarded by a gradient signal of the

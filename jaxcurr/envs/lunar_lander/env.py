@@ -1,8 +1,9 @@
 """Gymnasium's Box2D LunarLander (``LunarLander-v3``) as a gymnax environment.
 
-Read from Gymnasium 1.4.0's ``gymnasium/envs/box2d/lunar_lander.py`` (NOTES §3a); the physics
-(Box2D 2.3's step) is in :mod:`jaxcurr.envs.lunar_lander.physics` and
-:mod:`jaxcurr.envs.lunar_lander.contact`, with the approximations that remain listed there.
+Read from Gymnasium 1.4.0's ``gymnasium/envs/box2d/lunar_lander.py`` (constants collected in
+docs/reference_facts.md §8); the physics (Box2D 2.3's step) is in
+:mod:`jaxcurr.envs.lunar_lander.physics` and :mod:`jaxcurr.envs.lunar_lander.contact`, with the
+approximations that remain listed there.
 
 * **Terrain** (:func:`terrain`): ``W = 600/30``, ``H = 400/30``, 11 chunks at
   ``x_i = i W/10``; 12 heights ``U[0, H/2]`` with heights 3..7 set to the helipad ``H/4``,

@@ -1,1 +1,2 @@
-"""gymnasium-robotics' PointMaze with MuJoCo's ball and wall physics in JAX (:mod:`~jaxcurr.envs.point_maze.env`)."""
+"""gymnasium-robotics' PointMaze with MuJoCo's ball and wall physics in JAX
+(:mod:`~jaxcurr.envs.point_maze.env`)."""

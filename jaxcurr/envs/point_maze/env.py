@@ -1,8 +1,9 @@
 """gymnasium-robotics' PointMaze (``PointMaze_OpenDense-v3`` and its maps) as a gymnax environment.
 
-The environment of the gradient-norm teacher paper (``papers/gradient_norm_acl.txt``, NOTES §2,
-§2a), read from gymnasium-robotics' ``envs/maze/maze_v4.py``, ``point_maze.py``, ``point.py``,
-``maps.py`` and ``assets/point/point.xml`` (versions 1.2.3 and 1.4.2 agree on all of it):
+The environment of the gradient-norm teacher paper (Campbell & Yoon 2023, "Automatic Curriculum
+Learning with Gradient Reward Signals"; docs/reference_facts.md §2, §3), read from
+gymnasium-robotics' ``envs/maze/maze_v4.py``, ``point_maze.py``, ``point.py``, ``maps.py`` and
+``assets/point/point.xml`` (versions 1.2.3 and 1.4.2 agree on all of it):
 
 * **Maps** (:data:`MAZE_MAPS`, 1 = wall, copied from ``maps.py``): ``open`` (5x7), ``u_maze``
   (5x5), ``medium`` (8x8), ``large`` (9x12). Cell ``(i, j)`` (row, column) has its centre at
@@ -12,9 +13,9 @@ The environment of the gradient-norm teacher paper (``papers/gradient_norm_acl.t
   :mod:`jaxcurr.envs.point_maze.physics` (formulas and sources there). Parameter
   ``contact_margin``: ``0.002`` reproduces MuJoCo 3.0.1, ``0.004`` MuJoCo 4.x (3.0.1 took the
   larger of the two geoms' 0.002 margins, later versions add them). The default is 0.002:
-  MuJoCo 3.0.1 (with gymnasium-robotics 1.2.3) is what the paper's authors ran (NOTES §2a), so
-  the default is the environment their results come from. The two agree until the first wall
-  contact.
+  MuJoCo 3.0.1 (with gymnasium-robotics 1.2.3) is what the paper's authors ran
+  (docs/reference_facts.md §3), so the default is the environment their results come from. The
+  two agree until the first wall contact.
 * **Observation**: the flat vector that Gymnasium's ``FlattenObservation`` makes of the ``Dict``
   observation (keys sorted): ``[achieved_goal (2), desired_goal (2), observation (4)]``
   ``= [x, y, gx, gy, x, y, vx, vy]`` (:func:`observation`).

@@ -1,14 +1,15 @@
 """One MuJoCo step of gymnasium-robotics' PointMaze ball, written by hand in JAX.
 
 The model is ``gymnasium_robotics/envs/assets/point/point.xml`` plus the wall boxes that
-``Maze.make_maze`` (``envs/maze/maze_v4.py``) adds (NOTES §2, §2a): a sphere of radius 0.1 and
-density 1000 on two slide joints (x, y) with damping 1, motors of gear 100 with ``ctrlrange``
-``[-1, 1]``, no gravity, ``timestep`` 0.01, the Euler integrator, and one ``1 x 1`` box per
-wall cell. Every formula below is read from MuJoCo's C source (``src/engine`` at tag 3.0.1 and
-on the main branch, 3.12.1-dev); the file and function are named where the formula is used.
+``Maze.make_maze`` (``envs/maze/maze_v4.py``) adds (docs/reference_facts.md §3): a sphere of
+radius 0.1 and density 1000 on two slide joints (x, y) with damping 1, motors of gear 100 with
+``ctrlrange`` ``[-1, 1]``, no gravity, ``timestep`` 0.01, the Euler integrator, and one
+``1 x 1`` box per wall cell. Every formula below is read from MuJoCo's C source
+(``src/engine`` at tag 3.0.1 and on the main branch, 3.12.1-dev); the file and function are
+named where the formula is used.
 
-Free motion (no wall within the contact margin) is NOTES' closed form; with walls MuJoCo's soft
-contact model is reproduced exactly:
+Free motion (no wall within the contact margin) is the closed form of docs/reference_facts.md
+§3; with walls MuJoCo's soft contact model is reproduced exactly:
 
 * **Contacts** (``engine_collision_box.c``, ``mjraw_SphereBox``): for a wall box with centre
   ``b`` and half-size 0.5, ``p = q - b``, ``c = clip(p, -0.5, 0.5)``, ``dist = |c - p| - r``
@@ -172,7 +173,8 @@ def step(pos: jax.Array, vel: jax.Array, action: jax.Array, walls: np.ndarray,
     ``u = clip(action, -1, 1)``, ``v = clip(qvel, -5, 5)``; contact forces ``f`` from
     :func:`wall_rows` and :func:`solve_contacts`; then
     ``v' = v + dt (100 u - v + J^T f) / (m + dt)``, ``q' = q + dt v'`` (``mj_EulerSkip``).
-    Without contacts this is NOTES' closed form ``v += dt (100 u - v) / (m + dt)``.
+    Without contacts this is the closed form ``v += dt (100 u - v) / (m + dt)``
+    (docs/reference_facts.md §3).
     """
     dtype = pos.dtype
     ctrl = jnp.clip(jnp.asarray(action, dtype), -CTRL_LIMIT, CTRL_LIMIT)

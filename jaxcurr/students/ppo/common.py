@@ -15,25 +15,30 @@ off. A variant is a :class:`~jaxcurr.students.variants.Variant` of scalar switch
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcurr.core.validation import is_int, is_number, require, require_in, require_positive_int
+from jaxcurr.core.validation import (
+    is_int,
+    is_number,
+    require,
+    require_in,
+    require_positive_int,
+    sweepable,
+)
+from jaxcurr.students.networks import ACTIVATIONS, OrthogonalInitMLP
 from jaxcurr.students.ppo.losses import clipped_objective, masked_mean, normalize
 from jaxcurr.students.variants import (
     Variant,
     entropy_coefficient,
-    gradient_magnitude,
+    last_gradient_magnitude,
     network_optimizer,
 )
-
-ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,17 +53,17 @@ class CommonConfig:
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     orthogonal_init: bool = True
-    actor_lr: float = 2.5e-4
-    critic_lr: float = 2.5e-4
-    gamma: float = 0.99
-    clip_eps: float = 0.2
+    actor_lr: float = sweepable(2.5e-4)
+    critic_lr: float = sweepable(2.5e-4)
+    gamma: float = sweepable(0.99)
+    clip_eps: float = sweepable(0.2)
     value_clip: float = 0.0
     update_epochs: int = 4
-    entropy_coef: float = 0.01
-    grade_kappa: float = 0.02
-    grade_beta: float = 0.9
-    grokfast_alpha: float = 0.98
-    grokfast_lamb: float = 2.0
+    entropy_coef: float = sweepable(0.01)
+    grade_kappa: float = sweepable(0.02)
+    grade_beta: float = sweepable(0.9)
+    grokfast_alpha: float = sweepable(0.98)
+    grokfast_lamb: float = sweepable(2.0)
 
     def __post_init__(self):
         require(isinstance(self.hidden, tuple) and len(self.hidden) > 0
@@ -82,27 +87,6 @@ class CommonConfig:
                 "grokfast_lamb", "a finite number", self.grokfast_lamb)
 
 
-class MLP(nn.Module):
-    """MLP with ``len(hidden)`` hidden layers; orthogonal init (gain sqrt 2, head
-    ``head_gain``) or Flax's default (LeCun normal)."""
-
-    hidden: Sequence[int]
-    activation: str
-    out: int
-    orthogonal: bool
-    head_gain: float
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        def dense(width, gain):
-            if not self.orthogonal:
-                return nn.Dense(width)
-            return nn.Dense(width, kernel_init=nn.initializers.orthogonal(gain),
-                            bias_init=nn.initializers.zeros)
-
-        for width in self.hidden:
-            x = ACTIVATIONS[self.activation](dense(width, np.sqrt(2.0))(x))
-        return dense(self.out, self.head_gain)(x)
 
 
 class AgentState(NamedTuple):
@@ -126,7 +110,7 @@ class Batch(NamedTuple):
     mask: jax.Array
 
 
-class Learner(NamedTuple):
+class PPONetworks(NamedTuple):
     """Network functions and optimizers of one run.
 
     ``policy(params, obs) -> logits``, ``value(params, obs) -> V``; the optimizers are optax
@@ -138,15 +122,18 @@ class Learner(NamedTuple):
     critic_tx: optax.GradientTransformation
 
 
-def make_networks(config: CommonConfig, num_actions: int) -> tuple[MLP, MLP]:
+def make_networks(config: CommonConfig, num_actions: int
+                  ) -> tuple[OrthogonalInitMLP, OrthogonalInitMLP]:
     """Actor (logits, head gain 0.01) and critic (scalar, head gain 1) MLPs."""
-    actor = MLP(config.hidden, config.activation, num_actions, config.orthogonal_init, 0.01)
-    critic = MLP(config.hidden, config.activation, 1, config.orthogonal_init, 1.0)
-    return actor, critic
+    def mlp(outputs: int, head_gain: float) -> OrthogonalInitMLP:
+        return OrthogonalInitMLP(config.hidden, config.activation, outputs,
+                                 config.orthogonal_init, head_gain)
+
+    return mlp(num_actions, 0.01), mlp(1, 1.0)
 
 
 def make_learner(config: CommonConfig, num_actions: int, variant: Variant,
-                 actor_lr: Any = None, critic_lr: Any = None) -> Learner:
+                 actor_lr: Any = None, critic_lr: Any = None) -> PPONetworks:
     """Networks and per-network optimizers ``chain(grade, grokfast(switch * lamb), adam)``;
     learning rates default to the config's (pass a schedule to anneal)."""
     actor, critic = make_networks(config, num_actions)
@@ -156,7 +143,7 @@ def make_learner(config: CommonConfig, num_actions: int, variant: Variant,
                                  grokfast_lamb=config.grokfast_lamb,
                                  grade_beta=config.grade_beta)
 
-    return Learner(
+    return PPONetworks(
         policy=actor.apply,
         value=lambda params, obs: critic.apply(params, obs)[..., 0],
         actor_tx=tx(config.actor_lr if actor_lr is None else actor_lr),
@@ -164,7 +151,7 @@ def make_learner(config: CommonConfig, num_actions: int, variant: Variant,
     )
 
 
-def init_agent(key: jax.Array, config: CommonConfig, learner: Learner, num_actions: int,
+def init_agent(key: jax.Array, config: CommonConfig, learner: PPONetworks, num_actions: int,
                obs: jax.Array) -> AgentState:
     """Initial parameters (from an example observation) and optimizer states."""
     actor, critic = make_networks(config, num_actions)
@@ -181,7 +168,7 @@ def entropy_weight(config: CommonConfig, agent: AgentState, variant: Variant) ->
     return entropy_coefficient(agent.actor_opt_state, kappa, variant.grade)
 
 
-def update_agent(learner: Learner, agent: AgentState, batch: Batch, entropy_coef: Any,
+def update_agent(learner: PPONetworks, agent: AgentState, batch: Batch, entropy_coef: Any,
                  clip_eps: Any, value_clip: float) -> tuple[AgentState, dict[str, jax.Array]]:
     """One gradient step of the actor and one of the critic on a (masked) batch.
 
@@ -221,11 +208,11 @@ def update_agent(learner: Learner, agent: AgentState, batch: Batch, entropy_coef
 def update_metrics(agent: AgentState, coef: jax.Array) -> dict[str, jax.Array]:
     """Entropy coefficient used and both networks' gradient magnitudes (sum of leaf norms)."""
     return {"entropy_coef": coef,
-            "actor_grad_magnitude": gradient_magnitude(agent.actor_opt_state),
-            "critic_grad_magnitude": gradient_magnitude(agent.critic_opt_state)}
+            "actor_grad_magnitude": last_gradient_magnitude(agent.actor_opt_state),
+            "critic_grad_magnitude": last_gradient_magnitude(agent.critic_opt_state)}
 
 
-def sample_action(learner: Learner, params: Any, obs: jax.Array,
+def sample_action(learner: PPONetworks, params: Any, obs: jax.Array,
                   key: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Action drawn from the softmax policy and its log-probability."""
     log_probs = jax.nn.log_softmax(learner.policy(params, obs))

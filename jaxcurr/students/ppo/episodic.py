@@ -7,7 +7,7 @@ Monte-Carlo returns ``G_t = r_t + gamma G_{t+1}`` (gamma 0.99) normalised over t
 critic regressed on the normalised returns, advantage ``A_t = G~_t - V(s_t)`` normalised again,
 PPO-Clip with eps 0.2, entropy bonus 0.01 (GrAdE: ``kappa r`` with kappa 0.02). The clip is the
 textbook one (:func:`~jaxcurr.students.ppo.losses.clipped_objective`); the authors' code applied it
-wrongly (NOTES section 3).
+wrongly (docs/reference_facts.md §6, §10).
 
 One episode is a ``lax.while_loop`` that stops at the episode's end (vmapped: when every
 episode of the batch has ended) writing into arrays of the environment's step limit; the

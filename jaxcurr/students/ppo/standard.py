@@ -24,11 +24,11 @@ import optax
 from jaxcurr.core.validation import ConfigError, require, require_in, require_positive_int
 from jaxcurr.students.ppo.common import (
     ACTIVATIONS,
-    MLP,
     AgentState,
     Batch,
     CommonConfig,
-    Learner,
+    OrthogonalInitMLP,
+    PPONetworks,
     Program,
     entropy_weight,
     init_agent,
@@ -45,11 +45,10 @@ from jaxcurr.students.variants import Variant
 __all__ = [
     # this module: standard vectorised PPO
     "METRICS", "PPOConfig", "Runner", "Transition", "make_program", "make_train",
-    # re-exported from ppo_common and ppo_losses
-    "ACTIVATIONS", "MLP", "AgentState", "Batch", "CommonConfig", "Learner", "Program",
-    "entropy_weight", "init_agent", "make_learner", "make_networks", "program_train",
-    "sample_action", "update_agent",
-    "update_metrics",
+    # re-exported from common and losses
+    "ACTIVATIONS", "OrthogonalInitMLP", "AgentState", "Batch", "CommonConfig", "PPONetworks",
+    "Program", "entropy_weight", "init_agent", "make_learner", "make_networks", "program_train",
+    "sample_action", "update_agent", "update_metrics",
     "clipped_objective", "gae", "masked_mean", "normalize",
 ]
 
@@ -138,7 +137,7 @@ def make_program(config: PPOConfig, env: Any, env_params: Any) -> Program:
     def lr(base):
         return optax.linear_schedule(base, 0.0, steps_per_run) if config.anneal_lr else base
 
-    def learner_for(variant: Variant) -> Learner:
+    def learner_for(variant: Variant) -> PPONetworks:
         return make_learner(config, num_actions, variant, lr(config.actor_lr),
                             lr(config.critic_lr))
 

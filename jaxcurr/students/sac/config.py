@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import Any
 
-from jaxcurr.core.validation import is_int, is_number, require
+from jaxcurr.core.validation import is_int, is_number, require, sweepable
 
 
 def _field_check(ok: bool, field: str, allowed: str, value: Any) -> None:
@@ -36,25 +36,25 @@ class SACConfig:
     evaluation is Monte-Carlo). ``grokfast_*`` and ``grade_beta`` are the filters' settings
     (used when a variant switches them on). ``one_hot_observations``: the env's observations
     are one-hot vectors (e.g. Four Rooms' ``"one_hot"``), so the networks' first layer may be
-    a row lookup (:class:`MLP`; same function, far fewer FLOPs).
+    a row lookup (:class:`DDPGInitMLP`; same function, far fewer FLOPs).
     """
 
-    learning_rate: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
+    learning_rate: float = sweepable(3e-4)
+    gamma: float = sweepable(0.99)
+    tau: float = sweepable(0.005)
     batch_size: int = 256
     buffer_size: int = 10_000
     hidden: int = 256
     initial_alpha: float = 1.0
-    target_entropy_scale: float = 0.5
+    target_entropy_scale: float = sweepable(0.5)
     random_steps: int = 5_000
     num_episodes: int = 1_000
     max_env_steps: int = 2_000_000
     chunk_steps: int = 1_000
     eval_every: int = 1
-    grokfast_alpha: float = 0.98
-    grokfast_lamb: float = 2.0
-    grade_beta: float = 0.9
+    grokfast_alpha: float = sweepable(0.98)
+    grokfast_lamb: float = sweepable(2.0)
+    grade_beta: float = sweepable(0.9)
     one_hot_observations: bool = False
     update_every: int = 1
     clip_rewards: bool = False

@@ -16,8 +16,9 @@ the action box's centre and half-width), twin critics ``Q_1, Q_2`` and Polyak ta
 One update steps the critics, then the actor against the updated critics, then the
 temperature, then the targets. It returns the actor's gradient of its full loss (entropy term
 included) before the optimizer step, which the RL gradient signals read
-(:mod:`jaxcurr.signals.actor_gradients`). Defaults are the gradient-norm paper's (NOTES §2): 3 x 256 ReLU,
-batch 256, Adam 3e-4 for every network, gamma 0.99, tau 0.005, temperature 0.05.
+(:mod:`jaxcurr.signals.actor_gradients`). Defaults are the gradient-norm paper's (Campbell &
+Yoon 2023, Sec. 4.3, and their code; docs/reference_facts.md §2): 3 x 256 ReLU, batch 256,
+Adam 3e-4 for every network, gamma 0.99, tau 0.005, temperature 0.05.
 """
 
 from __future__ import annotations
@@ -28,20 +29,18 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import flashbax as fbx
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
 from jaxcurr.core.validation import hidden_sizes, require
-from jaxcurr.students.sac.learner import Learner, Transition, polyak_update
-
-LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the actor's log standard deviation is clipped here
+from jaxcurr.students.networks import SquashedGaussianActor, TwinCritic
+from jaxcurr.students.sac.learner import SACState, Transition, polyak_update
 
 
 @dataclasses.dataclass(frozen=True)
 class ContinuousSACConfig:
-    """Continuous SAC settings; defaults are the gradient-norm paper's (NOTES §2).
+    """Continuous SAC settings; defaults: the gradient-norm paper's (docs/reference_facts.md §2).
 
     ``temperature``: the fixed entropy weight, or the initial one when ``tune_temperature``.
     ``random_steps``: env steps with uniform random actions; ``learning_starts``: env step of
@@ -80,36 +79,8 @@ def small_pointmaze_config(**overrides: Any) -> ContinuousSACConfig:
                                   "temperature": 0.2, **overrides})
 
 
-class SquashedGaussianActor(nn.Module):
-    """ReLU MLP to the mean and clipped log-std of ``u``; ``a = centre + scale tanh(u)``."""
-
-    hidden: tuple[int, ...]
-    action_dim: int
-
-    @nn.compact
-    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = obs
-        for width in self.hidden:
-            h = nn.relu(nn.Dense(width)(h))
-        mean = nn.Dense(self.action_dim)(h)
-        log_std = jnp.clip(nn.Dense(self.action_dim)(h), LOG_STD_MIN, LOG_STD_MAX)
-        return mean, log_std
 
 
-class TwinCritic(nn.Module):
-    """Two independent ReLU MLPs ``Q_i(o, a)`` on ``[o, a]``; returns ``[2, ...]``."""
-
-    hidden: tuple[int, ...]
-
-    @nn.compact
-    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
-        def q(name):
-            h = jnp.concatenate([obs, action], axis=-1)
-            for i, width in enumerate(self.hidden):
-                h = nn.relu(nn.Dense(width, name=f"{name}_{i}")(h))
-            return nn.Dense(1, name=f"{name}_out")(h)[..., 0]
-
-        return jnp.stack([q("q1"), q("q2")])
 
 
 def log_one_minus_tanh_squared(u: jax.Array) -> jax.Array:
@@ -156,11 +127,11 @@ class SACFns(NamedTuple):
     ``min_i Q_i(obs, mean_action(obs))`` (the soft value's entropy term left out), from
     :func:`make_continuous_sac`."""
 
-    init: Callable[[jax.Array, jax.Array], Learner]
-    update: Callable[[Learner, Transition, jax.Array], tuple[Learner, UpdateInfo]]
+    init: Callable[[jax.Array, jax.Array], SACState]
+    update: Callable[[SACState, Transition, jax.Array], tuple[SACState, UpdateInfo]]
     act: Callable[[Any, jax.Array, jax.Array], jax.Array]
     mean_action: Callable[[Any, jax.Array], jax.Array]
-    value: Callable[[Learner, jax.Array], jax.Array]
+    value: Callable[[SACState, jax.Array], jax.Array]
 
 
 def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
@@ -180,16 +151,16 @@ def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
         mean, log_std = actor_net.apply(actor, obs)
         return squashed_sample(mean, log_std, jax.random.normal(key, mean.shape), centre, scale)
 
-    def init(key: jax.Array, obs: jax.Array) -> Learner:
+    def init(key: jax.Array, obs: jax.Array) -> SACState:
         k_actor, k_critic = jax.random.split(key)
         actor = actor_net.init(k_actor, obs)
         critic = critic_net.init(k_critic, obs, centre)
         log_alpha = jnp.asarray(math.log(config.temperature), jnp.float32)
-        return Learner(actor, critic, critic, log_alpha, tx.init(actor), tx.init(critic),
+        return SACState(actor, critic, critic, log_alpha, tx.init(actor), tx.init(critic),
                        tx.init(log_alpha))
 
-    def update(learner: Learner, batch: Transition, key: jax.Array
-               ) -> tuple[Learner, UpdateInfo]:
+    def update(learner: SACState, batch: Transition, key: jax.Array
+               ) -> tuple[SACState, UpdateInfo]:
         k_next, k_actor = jax.random.split(key)
         alpha = jnp.exp(learner.log_alpha)
         next_action, next_log_prob = sample(learner.actor, batch.next_obs, k_next)
@@ -221,7 +192,7 @@ def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
             t_updates, alpha_opt = tx.update(t_grad, alpha_opt, log_alpha)
             log_alpha = optax.apply_updates(log_alpha, t_updates)
 
-        new = Learner(actor, critic, polyak_update(critic, learner.target_critic, config.tau),
+        new = SACState(actor, critic, polyak_update(critic, learner.target_critic, config.tau),
                       log_alpha, actor_opt, critic_opt, alpha_opt)
         return new, UpdateInfo(c_loss, a_loss, alpha, -jnp.mean(log_prob), a_grads)
 
@@ -259,7 +230,7 @@ class Interaction(NamedTuple):
     """One env step and (from ``learning_starts``) one update; ``obs``/``env_state`` are the
     step's result before any reset; ``done``: the episode ended (here: its time limit)."""
 
-    learner: Learner
+    learner: SACState
     buffer: Any
     obs: jax.Array
     env_state: Any
@@ -271,7 +242,7 @@ class Interaction(NamedTuple):
 
 
 def interact(sac: SACFns, replay: Any, env: Any, env_params: Any, config: ContinuousSACConfig,
-             learner: Learner, buffer_state: Any, env_state: Any, obs: jax.Array,
+             learner: SACState, buffer_state: Any, env_state: Any, obs: jax.Array,
              step: jax.Array, key: jax.Array) -> Interaction:
     """Act (uniform random before ``random_steps``), step, store, update (the transition
     always bootstraps: the task is continuing, episodes end only at the time limit)."""
@@ -293,37 +264,15 @@ def interact(sac: SACFns, replay: Any, env: Any, env_params: Any, config: Contin
                        info_update, learning)
 
 
-def mean_action_return(sac: SACFns, env: Any, env_params: Any, actor: Any, key: jax.Array,
-                       episodes: int, max_steps: int) -> tuple[jax.Array, jax.Array]:
-    """Per-episode undiscounted returns ``[episodes]`` of the actor's mean action from the
-    env's default reset over ``max_steps`` steps, and each episode's per-step info."""
-
-    def episode(k):
-        k_reset, k_steps = jax.random.split(k)
-        obs, env_state = env.reset_env(k_reset, env_params)
-
-        def one(carry, k_step):
-            obs, env_state, ret = carry
-            obs, env_state, reward, _, info = env.step_env(
-                k_step, env_state, sac.mean_action(actor, obs), env_params)
-            return (obs, env_state, ret + reward), info
-
-        (_, _, ret), infos = jax.lax.scan(one, (obs, env_state, jnp.zeros([], jnp.float32)),
-                                          jax.random.split(k_steps, max_steps))
-        return ret, infos
-
-    return jax.vmap(episode)(jax.random.split(key, episodes))
-
-
 def make_train(config: ContinuousSACConfig, env: Any, env_params: Any,
-               total_steps: int) -> Callable[[jax.Array], Learner]:
+               total_steps: int) -> Callable[[jax.Array], SACState]:
     """``train(key) -> learner``: ``total_steps`` env steps of SAC with the env's default
     resets (pure; jit and vmap it over keys)."""
     low, high = action_bounds(env, env_params)
     sac = make_continuous_sac(config, low, high)
     replay = make_replay(config, total_steps)
 
-    def train(key: jax.Array) -> Learner:
+    def train(key: jax.Array) -> SACState:
         k_init, k_reset, k_run = jax.random.split(key, 3)
         obs, env_state = env.reset_env(k_reset, env_params)
         learner = sac.init(k_init, obs)

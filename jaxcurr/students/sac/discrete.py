@@ -8,7 +8,7 @@ re-exported here:
 
 * :mod:`jaxcurr.students.sac.learner`: the losses (soft target, critic, actor, temperature),
   the Polyak update and one gradient update of actor, twin critics and temperature;
-* :mod:`jaxcurr.students.networks`: the DDPG-initialised :class:`MLP` and :class:`TwinQ`;
+* :mod:`jaxcurr.students.networks`: the DDPG-initialised :class:`DDPGInitMLP` and :class:`TwinQ`;
 * :mod:`jaxcurr.students.evaluation`: greedy evaluation (:class:`Evaluator`).
 
 Transitions go to a flashbax item buffer on the device; bootstrapping is cut only on
@@ -35,11 +35,11 @@ from jaxcurr.students.evaluation import (
     monte_carlo_greedy_evaluator,
     tabular_greedy_evaluator,
 )
-from jaxcurr.students.networks import MLP, LogitsFn, TwinQ
+from jaxcurr.students.networks import DDPGInitMLP, LogitsFn, TwinQ
 from jaxcurr.students.sac.config import SACConfig
 from jaxcurr.students.sac.learner import (
-    Learner,
     LearnerFns,
+    SACState,
     Transition,
     UpdateInfo,
     actor_loss,
@@ -56,8 +56,8 @@ __all__ = [
     "EPISODE_METRICS", "SAC", "EpisodeSums", "SACConfig", "TrainState", "make_sac",
     "make_train",
     # re-exported from rl_networks, sac_learner and rl_evaluation
-    "MLP", "LogitsFn", "TwinQ",
-    "Learner", "LearnerFns", "Transition", "UpdateInfo", "actor_loss", "critic_loss",
+    "DDPGInitMLP", "LogitsFn", "TwinQ",
+    "SACState", "LearnerFns", "Transition", "UpdateInfo", "actor_loss", "critic_loss",
     "make_learner", "polyak_update", "soft_target", "temperature_loss",
     "Evaluator", "monte_carlo_greedy_evaluator", "tabular_greedy_evaluator",
 ]
@@ -86,7 +86,7 @@ class EpisodeSums(NamedTuple):
 class TrainState(NamedTuple):
     """Everything a run carries from step to step (``log``: per-episode arrays)."""
 
-    learner: Learner
+    learner: SACState
     buffer: Any
     env_state: Any
     obs: jax.Array

@@ -27,12 +27,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxcurr.students.networks import MLP, LogitsFn, TwinQ
+from jaxcurr.students.networks import DDPGInitMLP, LogitsFn, TwinQ
 from jaxcurr.students.sac.config import SACConfig
 from jaxcurr.students.variants import (
     Variant,
     entropy_coefficient,
-    gradient_magnitude,
+    last_gradient_magnitude,
     network_optimizer,
 )
 
@@ -74,7 +74,7 @@ def polyak_update(online: Any, target: Any, tau: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Learner: parameters, optimiser states and one gradient update
+# SACState: parameters, optimiser states and one gradient update
 
 
 class Transition(NamedTuple):
@@ -87,7 +87,7 @@ class Transition(NamedTuple):
     next_obs: jax.Array
 
 
-class Learner(NamedTuple):
+class SACState(NamedTuple):
     """Parameters (Flax variable dicts), ``log alpha`` and the three optimiser states."""
 
     actor: Any
@@ -114,20 +114,20 @@ class UpdateInfo(NamedTuple):
 class LearnerFns(NamedTuple):
     """``init``, ``update`` and the actor's ``logits(params, obs)`` from :func:`make_learner`."""
 
-    init: Callable[[jax.Array, jax.Array, Variant], Learner]
-    update: Callable[[Learner, Transition, Variant], tuple[Learner, UpdateInfo]]
+    init: Callable[[jax.Array, jax.Array, Variant], SACState]
+    update: Callable[[SACState, Transition, Variant], tuple[SACState, UpdateInfo]]
     logits: LogitsFn
 
 
 def make_learner(config: SACConfig, num_actions: int) -> LearnerFns:
     """Networks, optimisers and the SAC update for ``num_actions`` discrete actions.
 
-    ``init(key, example_obs, variant)`` builds a :class:`Learner`; ``update(learner, batch,
+    ``init(key, example_obs, variant)`` builds a :class:`SACState`; ``update(learner, batch,
     variant)`` does one critic, actor and temperature step on a batch of
     :class:`Transition` and the Polyak update, in that order (the actor sees the updated
     critics, the temperature the actor's pre-update policy).
     """
-    actor_net = MLP(num_actions, config.hidden, config.one_hot_observations)
+    actor_net = DDPGInitMLP(num_actions, config.hidden, config.one_hot_observations)
     critic_net = TwinQ(num_actions, config.hidden, config.one_hot_observations)
     target_entropy = config.target_entropy_scale * math.log(num_actions)
 
@@ -139,18 +139,18 @@ def make_learner(config: SACConfig, num_actions: int) -> LearnerFns:
 
     alpha_tx = optax.adam(config.learning_rate)
 
-    def init(key: jax.Array, example_obs: jax.Array, variant: Variant) -> Learner:
+    def init(key: jax.Array, example_obs: jax.Array, variant: Variant) -> SACState:
         k_actor, k_critic = jax.random.split(key)
         actor = actor_net.init(k_actor, example_obs)
         critic = critic_net.init(k_critic, example_obs)
         log_alpha = jnp.asarray(math.log(config.initial_alpha), jnp.float32)
         tx = make_optimizer(variant)
-        return Learner(actor=actor, critic=critic, target_critic=critic, log_alpha=log_alpha,
+        return SACState(actor=actor, critic=critic, target_critic=critic, log_alpha=log_alpha,
                        actor_opt=tx.init(actor), critic_opt=tx.init(critic),
                        alpha_opt=alpha_tx.init(log_alpha))
 
-    def update(learner: Learner, batch: Transition, variant: Variant
-               ) -> tuple[Learner, UpdateInfo]:
+    def update(learner: SACState, batch: Transition, variant: Variant
+               ) -> tuple[SACState, UpdateInfo]:
         tx = make_optimizer(variant)
         alpha = jnp.exp(learner.log_alpha)
 
@@ -187,15 +187,15 @@ def make_learner(config: SACConfig, num_actions: int) -> LearnerFns:
         t_updates, alpha_opt = alpha_tx.update(t_grad, learner.alpha_opt, learner.log_alpha)
         log_alpha = optax.apply_updates(learner.log_alpha, t_updates)
 
-        new = Learner(actor=actor, critic=critic,
+        new = SACState(actor=actor, critic=critic,
                       target_critic=polyak_update(critic, learner.target_critic, config.tau),
                       log_alpha=log_alpha, actor_opt=actor_opt, critic_opt=critic_opt,
                       alpha_opt=alpha_opt)
         info = UpdateInfo(
             critic_loss=c_loss, actor_loss=a_loss, alpha=alpha, actor_entropy_coef=alpha_ent,
             entropy=jnp.mean(-jnp.sum(probs * log_probs, axis=-1)),
-            actor_grad_magnitude=gradient_magnitude(actor_opt),
-            critic_grad_magnitude=gradient_magnitude(critic_opt))
+            actor_grad_magnitude=last_gradient_magnitude(actor_opt),
+            critic_grad_magnitude=last_gradient_magnitude(critic_opt))
         return new, info
 
     return LearnerFns(init=init, update=update, logits=actor_net.apply)

@@ -285,8 +285,8 @@ def test_replay_cuts_bootstrapping_only_on_termination():
 def test_vmapped_variants_and_seeds_equal_separate_runs():
     env, params = small_four_rooms(start=jnp.array([8, 10]), max_steps_in_episode=12)
     config = SACConfig(hidden=8, batch_size=8, buffer_size=64, random_steps=10, num_episodes=4,
-                       chunk_steps=8, eval_every=2, one_hot_observations=True)
-    train = make_train(config, env, params, exact_evaluator(env, params))
+                       eval_every=2, one_hot_observations=True)
+    train = make_train(config, env, params, exact_evaluator(env, params), chunk_steps=8)
     keys = jax.random.split(jax.random.key(3), 2)
     var = variants(["grokfast", "grade"])
     together = jax.jit(jax.vmap(jax.vmap(train, (0, None)), (None, 0)))(keys, var)
@@ -317,9 +317,9 @@ def test_update_phases_and_reward_clipping():
     clips what is stored, not what is logged."""
     env, params = small_four_rooms(start=jnp.array([8, 10]), max_steps_in_episode=6)
     config = SACConfig(hidden=8, batch_size=8, buffer_size=64, random_steps=10, num_episodes=20,
-                       chunk_steps=8, update_every=4, clip_rewards=True, min_reward=-0.5,
+                       update_every=4, clip_rewards=True, min_reward=-0.5,
                        eval_every=20, one_hot_observations=True)
-    sac = make_sac(config, env, params, exact_evaluator(env, params))
+    sac = make_sac(config, env, params, exact_evaluator(env, params), chunk_steps=8)
     plain = variant(0, 0)
     state = jax.jit(sac.init)(jax.random.key(0), plain)
     assert _adam_counts(state.learner.actor_opt) == [0]
@@ -333,8 +333,9 @@ def test_update_phases_and_reward_clipping():
     n = int(log["episodes"])
     np.testing.assert_array_equal(log["return"][:n], -log["length"][:n] + (
         log["length"][:n] < 6))  # -1 per step, 0 for the step reaching the goal
-    with pytest.raises(ConfigError, match="sac.update_every: got 3"):
-        SACConfig(chunk_steps=8, update_every=3)
+    with pytest.raises(ConfigError, match="chunk_steps: got 8; allowed: a positive multiple of "
+                       "sac.update_every"):
+        make_sac(SACConfig(update_every=3), env, params, chunk_steps=8)
 
 
 def test_sac_beats_the_uniform_random_policy_on_four_rooms():
@@ -343,9 +344,9 @@ def test_sac_beats_the_uniform_random_policy_on_four_rooms():
     every one of 4 seeds (CI-sized settings: 32 units, batch 32, lr 1e-3, initial alpha 0.1)."""
     env, params = small_four_rooms(goal=jnp.array([4, 4]), max_steps_in_episode=100)
     config = SACConfig(hidden=32, batch_size=32, learning_rate=1e-3, initial_alpha=0.1,
-                       random_steps=500, chunk_steps=1500, one_hot_observations=True)
+                       random_steps=500, one_hot_observations=True)
     evaluator = exact_evaluator(env, params)
-    sac = make_sac(config, env, params, evaluator)
+    sac = make_sac(config, env, params, evaluator, chunk_steps=1500)
     plain = variant(0, 0)
 
     def run(key):
@@ -397,10 +398,11 @@ def test_make_sac_rejects_a_non_config():
 
 def test_any_gymnax_env_with_the_monte_carlo_evaluator_and_the_step_cap():
     env, params = gymnax.make("CartPole-v1")
-    config = SACConfig(hidden=8, batch_size=8, buffer_size=64, random_steps=20, chunk_steps=16,
+    config = SACConfig(hidden=8, batch_size=8, buffer_size=64, random_steps=20,
                        num_episodes=20, max_env_steps=60)
     evaluator = monte_carlo_greedy_evaluator(env, params, 0.99, episodes=2, max_steps=40)
-    out = jax.jit(make_train(config, env, params, evaluator))(jax.random.key(0), variant(1, 1))
+    out = jax.jit(make_train(config, env, params, evaluator, chunk_steps=16))(
+        jax.random.key(0), variant(1, 1))
     episodes = int(out["episodes"])
     assert int(out["env_steps"]) == 60 and 0 < episodes < 20  # stopped by max_env_steps
     assert np.all(np.isfinite(out["eval_return"][:episodes]))

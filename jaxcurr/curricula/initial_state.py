@@ -34,6 +34,7 @@ from jaxcurr.envs.point_maze.env import MazeSetup
 from jaxcurr.signals import actor_gradients as rl_signals
 from jaxcurr.signals import episode_scores
 from jaxcurr.signals.episode_scores import SIGNALS
+from jaxcurr.students.episodes import empty_log, mean_of_ended, write_episode
 from jaxcurr.students.evaluation import rollout_returns
 from jaxcurr.students.sac.continuous import (
     ContinuousSACConfig,
@@ -188,8 +189,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
                "end_step": (state.step + 1).astype(jnp.float32),
                **{f"signal_{n}": signals[n] for n in SIGNALS}}
         index = jnp.minimum(state.episodes, max_episodes - 1)
-        log = {k: v.at[index].set(jnp.where(done, row[k], v[index]))
-               for k, v in state.log.items()}
+        log = write_episode(state.log, index, row, done)
 
         def pick(new, old):
             return jax.tree.map(lambda n, o: jnp.where(done, n, o), new, old)
@@ -229,12 +229,10 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
                                              zip(teachers, state.teacher, strict=True)))
         key, k_eval = jax.random.split(state.key)
         eval_return, eval_success = evaluate(state.learner.actor, k_eval)
-        index = jnp.arange(max_episodes)
-        ended = (index >= before) & (index < state.episodes)
-        count = jnp.sum(ended)
-        metrics = {f"train_{k}": jnp.sum(jnp.where(ended, state.log[k], 0.0)) / count
-                   for k in ("return", "success", "goal_distance",
-                             *(f"signal_{n}" for n in SIGNALS))}
+        means = mean_of_ended(state.log, ("return", "success", "goal_distance",
+                                          *(f"signal_{n}" for n in SIGNALS)),
+                              before, state.episodes)
+        metrics = {f"train_{k}": v for k, v in means.items()}
         updates = state.update_sums[-1]
         metrics.update({k: state.update_sums[i] / updates for i, k in enumerate(UPDATE_MEANS)})
         metrics.update(eval_return=eval_return, eval_success=eval_success,
@@ -263,6 +261,6 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
             level_returns=jnp.full((2, num_free * num_free), jnp.nan, jnp.float32),
             update_sums=jnp.zeros((len(UPDATE_MEANS) + 1,), jnp.float32),
             teacher=teacher_states, teacher_obs=teacher_obs, raw_action=raw,
-            log={k: jnp.full((max_episodes,), jnp.nan, jnp.float32) for k in EPISODE_LOGS})
+            log=empty_log(EPISODE_LOGS, max_episodes))
 
     return Program(init, window)

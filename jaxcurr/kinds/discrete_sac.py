@@ -27,7 +27,6 @@ import jax.numpy as jnp
 
 from jaxcurr.core.engine import Engine, Kind, no_data, with_hyperparameters
 from jaxcurr.core.validation import (
-    ConfigError,
     Experiment,
     RunSettings,
     build_experiment,
@@ -43,6 +42,7 @@ from jaxcurr.kinds.rl_common import (
     make_env,
     stacked_variants,
 )
+from jaxcurr.students.episodes import mean_of_ended
 from jaxcurr.students.sac.config import SACConfig
 
 WINDOW_MEANS = ("return", "discounted_return", "length", "critic_loss", "alpha", "entropy",
@@ -74,8 +74,6 @@ SECTIONS = {"variants": VariantsConfig, "env": EnvConfig, "sac": SACConfig,
 
 
 def from_dict(values: dict) -> SACExperiment:
-    if isinstance(values.get("sac"), dict) and "chunk_steps" in values["sac"]:
-        raise ConfigError("sac.chunk_steps: set by the runner; allowed: run.window_steps")
     config = build_experiment(SACExperiment, SECTIONS, values, "discrete_sac")
     env, params = make_env(config.env)
     require(hasattr(env.action_space(params), "n"), "env.name", "an env with discrete actions",
@@ -84,13 +82,14 @@ def from_dict(values: dict) -> SACExperiment:
         require(config.env.name == FOUR_ROOMS and config.env.observation == "one_hot",
                 "sac.one_hot_observations", "true only with Four Rooms' 'one_hot' observation",
                 True)
+    require(config.run.window_steps % config.sac.update_every == 0, "sac.update_every",
+            f"a divisor of run.window_steps ({config.run.window_steps} env steps)",
+            config.sac.update_every)
     return config
 
 
 def to_dict(config: SACExperiment) -> dict:
-    out = experiment_to_dict(config, SECTIONS, "discrete_sac")
-    out["sac"].pop("chunk_steps")
-    return out
+    return experiment_to_dict(config, SECTIONS, "discrete_sac")
 
 
 def build_sac(config: SACExperiment, point: dict | None = None):
@@ -103,9 +102,7 @@ def build_sac(config: SACExperiment, point: dict | None = None):
     )
 
     env, params = make_env(config.env)
-    sac_config = with_hyperparameters(
-        dataclasses.replace(config.sac, chunk_steps=config.run.window_steps), point or {},
-        "sac.")
+    sac_config = with_hyperparameters(config.sac, point or {}, "sac.")
     if config.env.name == FOUR_ROOMS:
         evaluator = tabular_greedy_evaluator(
             env.all_observations(params), env.num_actions,
@@ -113,12 +110,11 @@ def build_sac(config: SACExperiment, point: dict | None = None):
                                                                sac_config.gamma))
     else:
         evaluator = monte_carlo_greedy_evaluator(env, params, 1.0, sac_config.eval_episodes)
-    return env, params, make_sac(sac_config, env, params, evaluator)
+    return env, params, make_sac(sac_config, env, params, evaluator, config.run.window_steps)
 
 
 def make_engine(config: SACExperiment) -> Engine:
     _, _, sac = build_sac(config)  # the static structure (same at every point)
-    n_episodes = config.sac.num_episodes
     windows = math.ceil((config.sac.max_env_steps - config.sac.random_steps)
                         / config.run.window_steps)
 
@@ -131,11 +127,7 @@ def make_engine(config: SACExperiment) -> Engine:
         def window(s, _):
             before = s.episodes
             s = at_point.run_chunk(s, point["variant"])
-            index = jnp.arange(n_episodes)
-            mask = (index >= before) & (index < s.episodes)
-            count = mask.sum()
-            metrics = {k: jnp.sum(jnp.where(mask, s.log[k], 0.0)) / count
-                       for k in WINDOW_MEANS}  # NaN (0/0) when no episode ended
+            metrics = mean_of_ended(s.log, WINDOW_MEANS, before, s.episodes)  # NaN: none ended
             metrics.update(episodes=s.episodes.astype(jnp.float32),
                            env_steps=s.step.astype(jnp.float32))
             return s, metrics

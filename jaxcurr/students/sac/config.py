@@ -30,8 +30,7 @@ class SACConfig:
     ``update_every`` updates: 1 is one update after every env step, the paper's LunarLander
     setting is 50). With ``clip_rewards``, rewards enter the replay buffer clipped below at
     ``min_reward`` (the paper's LunarLander: -10); logged returns are the env's own.
-    ``max_env_steps`` caps a run that never finishes its episodes. ``chunk_steps`` env steps
-    form one compiled chunk of :func:`make_sac`'s ``run_chunk``. The greedy policy is
+    ``max_env_steps`` caps a run that never finishes its episodes. The greedy policy is
     evaluated after every ``eval_every``-th episode (by ``eval_episodes`` rollouts where the
     evaluation is Monte-Carlo). ``grokfast_*`` and ``grade_beta`` are the filters' settings
     (used when a variant switches them on). ``one_hot_observations``: the env's observations
@@ -50,7 +49,6 @@ class SACConfig:
     random_steps: int = 5_000
     num_episodes: int = 1_000
     max_env_steps: int = 2_000_000
-    chunk_steps: int = 1_000
     eval_every: int = 1
     grokfast_alpha: float = sweepable(0.98)
     grokfast_lamb: float = sweepable(2.0)
@@ -63,7 +61,7 @@ class SACConfig:
 
     def __post_init__(self):
         for name in ("batch_size", "buffer_size", "hidden", "num_episodes", "max_env_steps",
-                     "chunk_steps", "eval_every", "update_every", "eval_episodes"):
+                     "eval_every", "update_every", "eval_episodes"):
             value = getattr(self, name)
             _field_check(is_int(value) and value > 0, name, "a positive integer", value)
         _field_check(is_int(self.random_steps) and self.random_steps >= 1, "random_steps",
@@ -73,9 +71,6 @@ class SACConfig:
                      f"at most sac.buffer_size ({self.buffer_size})", self.batch_size)
         _field_check(self.random_steps <= self.max_env_steps, "random_steps",
                      f"at most sac.max_env_steps ({self.max_env_steps})", self.random_steps)
-        _field_check(self.chunk_steps % self.update_every == 0, "update_every",
-                     f"a divisor of the chunk length ({self.chunk_steps} env steps)",
-                     self.update_every)
         _field_check(_is_real(self.min_reward), "min_reward", "a finite number",
                      self.min_reward)
         _field_check(self.eval_every <= self.num_episodes, "eval_every",

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxcurr.core.validation import ConfigError
+from jaxcurr.students.episodes import empty_log, write_episode
 from jaxcurr.students.evaluation import (
     Evaluator,
     monte_carlo_greedy_evaluator,
@@ -124,15 +125,19 @@ def _zero_sums() -> EpisodeSums:
 
 
 def make_sac(config: SACConfig, env: Any, env_params: Any,
-             evaluator: Evaluator | None = None) -> SAC:
+             evaluator: Evaluator | None = None, chunk_steps: int = 1_000) -> SAC:
     """Build the training program for a gymnax env with discrete actions.
 
-    ``evaluator`` defaults to :func:`monte_carlo_greedy_evaluator` with ``eval_episodes``
+    ``run_chunk`` advances a run by ``chunk_steps`` env steps (a multiple of
+    ``config.update_every``). ``evaluator`` defaults to :func:`monte_carlo_greedy_evaluator` with ``eval_episodes``
     rollouts; pass :func:`tabular_greedy_evaluator` for an exact score when the env has a
     finite state set.
     """
     if not isinstance(config, SACConfig):
         raise ConfigError(f"config: got {type(config).__name__}; allowed: a SACConfig")
+    if not (is_int(chunk_steps) and chunk_steps > 0 and chunk_steps % config.update_every == 0):
+        raise ConfigError(f"chunk_steps: got {chunk_steps!r}; allowed: a positive multiple of "
+                          f"sac.update_every ({config.update_every})")
     num_actions = int(env.num_actions)
     if evaluator is None:
         evaluator = monte_carlo_greedy_evaluator(env, env_params, config.gamma,
@@ -180,8 +185,7 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         values = {"return": sums.ret, "discounted_return": sums.discounted,
                   "length": sums.length, "end_step": step.astype(jnp.float32),
                   **{f: getattr(sums.info, f) / n_upd for f in _UPDATE_FIELDS}}
-        log = {k: v.at[idx].set(jnp.where(logged, values[k], v[idx]))
-               for k, v in state.log.items()}
+        log = write_episode(state.log, idx, values, logged)
 
         due = jnp.logical_and(logged, (state.episodes + 1) % config.eval_every == 0)
         e_idx = jnp.clip((state.episodes + 1) // config.eval_every - 1, 0, n_eval - 1)
@@ -236,7 +240,7 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
             learner=learner, buffer=buffer.init(example), env_state=env_state, obs=obs,
             key=k_run, step=jnp.zeros([], jnp.int32), episodes=jnp.zeros([], jnp.int32),
             sums=_zero_sums(),
-            log={k: jnp.full((n_ep,), jnp.nan, jnp.float32) for k in EPISODE_METRICS},
+            log=empty_log(EPISODE_METRICS, n_ep),
             snapshots=jax.tree.map(lambda s: jnp.zeros((n_eval, *s.shape), s.dtype), snap))
 
         def body(s, _):
@@ -255,7 +259,7 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
                 s = _repeat(lambda x: env_step(x, variant, learning=True, update=False), s, k)
                 return _repeat(lambda x: update_step(x, variant), s, k), None
 
-        state, _ = jax.lax.scan(body, state, None, length=config.chunk_steps // k)
+        state, _ = jax.lax.scan(body, state, None, length=chunk_steps // k)
         return state
 
     def finished(state: TrainState) -> jax.Array:
@@ -288,7 +292,7 @@ def _flat(obs: jax.Array) -> jax.Array:
 
 
 def make_train(config: SACConfig, env: Any, env_params: Any,
-               evaluator: Evaluator | None = None
+               evaluator: Evaluator | None = None, chunk_steps: int = 1_000
                ) -> Callable[[jax.Array, Variant], dict[str, jax.Array]]:
     """``train(key, variant) -> metrics``: a whole run in one program (see :class:`SAC`).
 
@@ -297,7 +301,7 @@ def make_train(config: SACConfig, env: Any, env_params: Any,
     (variant, seed) pair at once. Chunks repeat in a ``lax.while_loop`` until every run has
     finished; runs that finish earlier are frozen.
     """
-    sac = make_sac(config, env, env_params, evaluator)
+    sac = make_sac(config, env, env_params, evaluator, chunk_steps)
 
     def train(key: jax.Array, variant: Variant) -> dict[str, jax.Array]:
         state = sac.init(key, variant)

@@ -29,7 +29,7 @@ import flashbax as fbx
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.core.validation import ConfigError
+from jaxcurr.core.validation import ConfigError, is_int
 from jaxcurr.students.episodes import empty_log, write_episode
 from jaxcurr.students.evaluation import (
     Evaluator,
@@ -129,9 +129,9 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
     """Build the training program for a gymnax env with discrete actions.
 
     ``run_chunk`` advances a run by ``chunk_steps`` env steps (a multiple of
-    ``config.update_every``). ``evaluator`` defaults to :func:`monte_carlo_greedy_evaluator` with ``eval_episodes``
-    rollouts; pass :func:`tabular_greedy_evaluator` for an exact score when the env has a
-    finite state set.
+    ``config.update_every``). ``evaluator`` defaults to :func:`monte_carlo_greedy_evaluator` with
+    ``eval_episodes`` rollouts; pass :func:`tabular_greedy_evaluator` for an exact score when the
+    env has a finite state set.
     """
     if not isinstance(config, SACConfig):
         raise ConfigError(f"config: got {type(config).__name__}; allowed: a SACConfig")

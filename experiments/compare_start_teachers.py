@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxcurr.core.stats import mean_ci
-from jaxcurr.kinds.initial_state_report import curriculum_stats, steps_to_threshold
+from jaxcurr.kinds.initial_state_curriculum_report import curriculum_stats, steps_to_threshold
 from jaxcurr.run import run_dir
 
 

@@ -42,7 +42,7 @@ from jaxcurr.core.validation import (
     require_in,
     require_positive_int,
 )
-from jaxcurr.kinds import initial_state_report as report
+from jaxcurr.kinds import initial_state_curriculum_report as report
 from jaxcurr.signals.actor_gradients import RL_SIGNALS
 from jaxcurr.signals.episode_scores import SIGNALS
 from jaxcurr.students.sac.continuous import ContinuousSACConfig

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,11 +36,11 @@ from jaxcurr.core.validation import (
     require_positive_int,
     sweepable,
 )
+from jaxcurr.kinds import tabular_pg_report as report
 
 MODES = ("exact", "stochastic")
 ESTIMATORS = ("advantage", "q")
-REPORTED_AT_HELD = ("spg_nm",)  # every other optimizer is reported at theta
-THRESHOLDS = (1e-2, 1e-4)
+THRESHOLDS = (1e-2, 1e-4)  # first steps with gap <= each are logged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +229,7 @@ def make_engine(config: TabularConfig) -> Engine:
                 opt_state, info = o.step(opt_state, key, grad_fn, value_fn)
                 gap_theta = v_star - value_fn(opt_state.theta)
                 gap_held = v_star - value_fn(opt_state.params)
-                gap = gap_held if m.name in REPORTED_AT_HELD else gap_theta
+                gap = gap_held if m.name in report.REPORTED_AT_HELD else gap_theta
                 first = jnp.where((first == 0) & (gap <= thresholds), t + 1, first)
                 new.append((opt_state, first))
                 out.append((gap, gap_theta, gap_held, info.committed.astype(gap.dtype)))
@@ -254,81 +254,31 @@ def make_engine(config: TabularConfig) -> Engine:
                   x64=task.x64, guard=lambda s: [opt.params for opt, _ in s["methods"]])
 
 
+
+
+
+
+
+
+
+
 def summarize(config: TabularConfig, metrics: dict, points: list[str]) -> dict:
-    """Per point and method: gap at steps 1, 10, 100, ... (window ends only), the last gap,
-    and each seed's first step with gap <= 1e-2 and <= 1e-4 (None: never)."""
-    from jaxcurr.core.stats import stat
-
-    step = np.asarray(metrics.step)
-    marks = [m for m in (1, 10, 100, 1_000, 10_000, 100_000) if m in step]
-    out: dict[str, Any] = {"task": config.task.name, "mode": config.task.mode,
-                           "learning_rate": step_size_of(config), "seeds": config.run.seeds,
-                           "steps_done": int(step[-1]) if step.size else 0, "by_point": {}}
-    for p, label in enumerate(points):
-        rows = {}
-        for m in methods(config):
-            gap = metrics[f"{m.label}/gap"][p]  # [seeds, windows]
-            if gap.shape[1] == 0:
-                continue
-            row = {"reported_at": "held w" if m.name in REPORTED_AT_HELD else "theta",
-                   "gap_at_step": {str(k): stat(gap[:, list(step).index(k)], 8)
-                                   for k in marks},
-                   "final_gap": stat(gap[:, -1], 8),
-                   "nonfinite_final_seeds": int((~np.isfinite(gap[:, -1])).sum())}
-            for thr in THRESHOLDS:
-                first = metrics[f"{m.label}/first_below_{thr:g}"][p][:, -1]
-                row[f"first_step_below_{thr:g}"] = [int(f) if f > 0 else None for f in first]
-            rows[m.label] = row
-        out["by_point"][label] = rows
-    return out
-
-
-def step_size_of(config: TabularConfig) -> float:
+    """:func:`~jaxcurr.kinds.tabular_pg_report.summarize` with this config's methods."""
     from jaxcurr.envs.tabular_mdp import load_tabular_mdp
 
-    return step_size(config, float(load_tabular_mdp(config.task.name).gamma))
-
-
-def format_summary(summary: dict) -> str:
-    lines = [f"{summary['task']} ({summary['mode']} gradients, eta {summary['learning_rate']:g},"
-             f" {summary['seeds']} seeds, {summary['steps_done']} steps): final gap "
-             "V*(rho) - V(rho), mean +- 95% CI; first step with gap <= 1e-2 per seed"]
-    for label, rows in summary["by_point"].items():
-        if len(summary["by_point"]) > 1:
-            lines.append(f"[{label}]")
-        for name, row in rows.items():
-            final = row["final_gap"]
-            mean = "nan" if final["mean"] is None else f"{final['mean']:.3g}"
-            half = "nan" if final["ci95"] is None else f"{final['ci95']:.2g}"
-            lines.append(f"  {name:<28}{mean:>12} +- {half:<8} {row['first_step_below_0.01']}")
-    return "\n".join(lines)
+    eta = step_size(config, float(load_tabular_mdp(config.task.name).gamma))
+    return report.summarize(config, metrics, points, [m.label for m in methods(config)],
+                            [m.name for m in methods(config)], eta, THRESHOLDS)
 
 
 def figures(run_dir: Path, config: TabularConfig, metrics: dict, points: list[str]
             ) -> list[Path]:
-    from jaxcurr.core.figures import point_curves
-
-    step = np.asarray(metrics.step)
-    if step.size == 0:
-        return []
-    title = f"{config.name}: {config.task.mode} gradients, {config.run.seeds} seed(s)"
-    figures_dir = Path(run_dir) / "figures"
-    if len(points) == 1:  # one figure, a line per method
-        curves = {m.label: np.maximum(metrics[f"{m.label}/gap"][0], 1e-12)
-                  for m in methods(config)}
-        return [point_curves(figures_dir / "gap.png", step, curves,
-                             "V*(rho) - V(rho) (floor 1e-12)", title, log=True, logx=True)]
-    out = []  # a sweep: a figure per method, a line per point
-    for m in methods(config):
-        curves = {label: np.maximum(metrics[f"{m.label}/gap"][p], 1e-12)
-                  for p, label in enumerate(points)}
-        out.append(point_curves(figures_dir / f"gap_{m.label}.png", step, curves,
-                                "V*(rho) - V(rho) (floor 1e-12)", f"{title}, {m.label}",
-                                log=True, logx=True))
-    return out
+    """:func:`~jaxcurr.kinds.tabular_pg_report.figures` with this config's methods."""
+    return report.figures(run_dir, config, metrics, points, [m.label for m in methods(config)])
 
 
 KIND = Kind(
     name="tabular_pg", description="PG, PG-HB, APG, PG-Adam, SPG-NM on the tabular MDPs",
     from_dict=from_dict, to_dict=to_dict, prepare=prepare, make_engine=make_engine,
-    variants=no_variants, summarize=summarize, format_summary=format_summary, figures=figures)
+    variants=no_variants, summarize=summarize, format_summary=report.format_summary,
+    figures=figures)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcurr.teachers import reinforce_teacher, uniform_teacher
+from jaxcurr.teachers import base, reinforce_teacher, uniform_teacher
 
 OBS = jnp.ones((1,))
 
@@ -68,3 +68,10 @@ def test_uniform_teacher():
 def test_unknown_baseline_is_rejected():
     with pytest.raises(ValueError, match="baseline: got 'median'"):
         reinforce_teacher(3, baseline="median")
+
+
+def test_the_interface_example_runs():
+    import doctest
+
+    result = doctest.testmod(base)
+    assert result.attempted >= 8 and result.failed == 0

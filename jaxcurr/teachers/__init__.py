@@ -1,4 +1,5 @@
-"""Teachers: policies that choose a task for each sample a student learns from.
+"""Teachers: policies that choose what a student learns from (interfaces in
+:mod:`jaxcurr.teachers.base`).
 
 Task teachers (``init / act / update / probs``, :class:`Teacher`): REINFORCE (the first
 paper's), EXP3.S (Graves et al. 2017), learning progress (fast/slow EMAs), TSCL's online /
@@ -10,7 +11,7 @@ spaces: the gradient-norm paper's REINFORCE teacher of initial states
 """
 
 from jaxcurr.teachers.alp_gmm import alp_gmm_teacher
-from jaxcurr.teachers.base import Teacher
+from jaxcurr.teachers.base import StartTeacher, Teacher
 from jaxcurr.teachers.exp3s import exp3s_teacher
 from jaxcurr.teachers.learning_progress import learning_progress_teacher
 from jaxcurr.teachers.plr import plr_teacher
@@ -18,5 +19,5 @@ from jaxcurr.teachers.reinforce import reinforce_teacher
 from jaxcurr.teachers.tscl import tscl_teacher
 from jaxcurr.teachers.uniform import uniform_teacher
 
-__all__ = ["Teacher", "alp_gmm_teacher", "exp3s_teacher", "learning_progress_teacher",
+__all__ = ["StartTeacher", "Teacher", "alp_gmm_teacher", "exp3s_teacher", "learning_progress_teacher",
            "plr_teacher", "reinforce_teacher", "tscl_teacher", "uniform_teacher"]

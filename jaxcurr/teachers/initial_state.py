@@ -25,7 +25,7 @@ teacher's environment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxcurr.teachers.base import StartTeacher
 from jaxcurr.teachers.reinforce import TanhMLP
 
 START_TEACHERS = ("none", "reinforce", "alp_gmm", "plr")  # "none": the env's default resets
@@ -49,18 +50,6 @@ class StartTeacherState(NamedTuple):
     actions: jax.Array  # [k, 4] raw Gaussian samples
     rewards: jax.Array  # [k]
     filled: jax.Array  # int32
-
-
-class StartTeacher(NamedTuple):
-    """``init(key)``; ``act(state, obs, key) -> (raw [4], goal_cell [2], reset_cell [2])``;
-    ``observe(state, obs, raw, reward) -> (state, info)`` (records one step, updates after
-    ``k``); ``end_window(state)``, the teacher's work between windows of a training loop
-    (ALP-GMM's refits; identity for the others)."""
-
-    init: Callable[[jax.Array], StartTeacherState]
-    act: Callable[..., tuple[jax.Array, jax.Array, jax.Array]]
-    observe: Callable[..., tuple[StartTeacherState, dict]]
-    end_window: Callable[[Any], Any] = lambda state: state
 
 
 def cells_from_action(raw: jax.Array, free_cells: np.ndarray, grid_shape: tuple[int, int]

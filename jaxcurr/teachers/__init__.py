@@ -19,5 +19,6 @@ from jaxcurr.teachers.reinforce import reinforce_teacher
 from jaxcurr.teachers.tscl import tscl_teacher
 from jaxcurr.teachers.uniform import uniform_teacher
 
-__all__ = ["StartTeacher", "Teacher", "alp_gmm_teacher", "exp3s_teacher", "learning_progress_teacher",
-           "plr_teacher", "reinforce_teacher", "tscl_teacher", "uniform_teacher"]
+__all__ = ["StartTeacher", "Teacher", "alp_gmm_teacher", "exp3s_teacher",
+           "learning_progress_teacher", "plr_teacher", "reinforce_teacher", "tscl_teacher",
+           "uniform_teacher"]

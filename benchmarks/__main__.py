@@ -7,6 +7,8 @@ matmul peak (measured in the same run), and peak memory at 1x and 10x the steps.
 SAC on Four Rooms, 4 variants x 5 seeds: JAX (one program) vs PyTorch (one run after another).
 Every measurement runs in a fresh process, so its peak memory is its own. Writes a markdown
 report naming the machine and the command.
+The MNIST/CIFAR-10 experiments load their data with TFDS; offline, set ``JAXCURR_DATA_DIR``
+to a folder holding ``mnist.npz`` / ``cifar10.npz`` copies (this team's runs name theirs).
 
     python -m benchmarks [--config mnist_curriculum] [--seeds 1 8 32 128] [--steps 50]
         [--torch-steps 50] [--paper-seeds 2] [--sac-steps 2000] [--out benchmarks/RESULTS.md]

@@ -9,6 +9,8 @@ two alternating ``--repeats`` times so that machine drift hits both. Both run fr
 repository's root, so data paths and experiment files resolve the same way. Prints the seed-steps/s
 of every measurement, the best of each, and AFTER / BEFORE. ``AFTER`` defaults to the working
 tree.
+The MNIST/CIFAR-10 experiments load their data with TFDS; offline, set ``JAXCURR_DATA_DIR``
+to a folder holding ``mnist.npz`` / ``cifar10.npz`` copies (this team's runs name theirs).
 """
 
 from __future__ import annotations

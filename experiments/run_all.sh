@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Reproduces experiments/REPORT.md: the four classifier-curriculum experiments on the offline
-# copies in ../shared/data, 8 seeds each. Run from the repository root after `make install`.
+# Reproduces experiments/REPORT.md: the four classifier-curriculum experiments, 8 seeds each.
+# Run from the repository root after `make install`. REPORT.md ran on local copies (the first
+# 10,000 MNIST training images, 2,000 CIFAR-10 images per class): JAXCURR_DATA_DIR=<folder with
+# mnist.npz and cifar10.npz> reads them; without it TFDS downloads the full datasets.
 set -euo pipefail
 JAXCURR=${JAXCURR:-.venv/bin/jaxcurr}
 for name in "${@:-mnist_curriculum cifar10_noise mnist_noise cifar10_curriculum}"; do

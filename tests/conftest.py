@@ -1,7 +1,39 @@
-"""Shared fixtures: small synthetic datasets the tests write themselves."""
+"""Shared fixtures: small synthetic datasets the tests write themselves; one XLA compilation
+cache for the whole run.
+
+Many tests run the same program several times (a run, the same run interrupted, its resume;
+the CLI in subprocesses): JAX's persistent compilation cache, in a folder made for this pytest
+run and removed at its end, lets every process after the first load the compiled program
+instead of compiling it again. The executables are the ones XLA compiled, so results are
+unchanged; only compile time is saved.
+"""
+
+import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
+
+CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
+
+
+def pytest_configure(config):
+    """The controller (or a run without xdist) makes the cache folder; workers and the
+    subprocesses tests start inherit it through the environment."""
+    if not hasattr(config, "workerinput") and CACHE_VARIABLE not in os.environ:
+        config.jaxcurr_cache = tempfile.mkdtemp(prefix="jaxcurr-xla-cache-")
+        os.environ[CACHE_VARIABLE] = config.jaxcurr_cache
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.environ[CACHE_VARIABLE])
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "jaxcurr_cache", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ[CACHE_VARIABLE]
 
 
 def blobs(num_classes=10, per_class=30, dim=12, seed=0, spread=0.35):

@@ -153,6 +153,8 @@ def make_engine(config: Config) -> Engine:
     obs = jnp.ones((1,), jnp.float32)  # the teacher's observation: the episode's first step
 
     def parts(point: dict) -> Parts:
+        """The student's optimizer and each method's teacher and signal at a point (swept
+        values in place)."""
         def hp(key, default):
             return hyperparameter(point, key, default)
 
@@ -161,6 +163,7 @@ def make_engine(config: Config) -> Engine:
                                eps=config.student.eps)
 
         def teacher_for(method: str) -> Teacher:
+            """The teacher ``teacher.kind`` (or the method's own) builds for ``method``."""
             kind = teacher_and_signal(method, teacher_cfg.kind)[0]
             if kind == "uniform":
                 return uniform_teacher(config.num_tasks)
@@ -199,6 +202,7 @@ def make_engine(config: Config) -> Engine:
         return per_sample_cross_entropy(student.apply(params, x), y)
 
     def init(key: jax.Array, data: TaskData, point: dict | None = None) -> TrainState:
+        """The state of one run: a student and a teacher per method, the fixed labels."""
         optimizer, teachers, _ = parts(point or {})
         k_student, k_teacher, k_labels, k_run = jax.random.split(key, 4)
         params = student.init(k_student, data.x_train[:1])
@@ -213,6 +217,8 @@ def make_engine(config: Config) -> Engine:
         return TrainState(labels, methods)
 
     def step(method, labels, data, p: Parts, state: MethodState, _):
+        """One student step of ``method``: the teacher picks tasks, the student learns on the
+        drawn batch, the signal rewards the teacher."""
         optimizer, teacher, signal = p.optimizer, p.teachers[method], p.signals[method]
         key, k_act, k_draw = jax.random.split(state.key, 3)
         tasks = teacher.act(state.teacher_state, obs, k_act, batch)
@@ -238,6 +244,8 @@ def make_engine(config: Config) -> Engine:
         return new, (counts, jnp.mean(rewards), loss)
 
     def evaluate(method, labels, data, p: Parts, state: MethodState, window_stats):
+        """A window's metrics of ``method``: per-group losses and accuracies on the fixed
+        evaluation and test subsets, and the window's sampling shares and rewards."""
         counts, rewards, losses = window_stats
         params = state.student_params
         eval_x = data.x_train[data.eval_index]
@@ -264,6 +272,7 @@ def make_engine(config: Config) -> Engine:
         }
 
     def window(data, p: Parts, state: TrainState, _):
+        """``log_every`` steps of every method side by side, and their metrics."""
         methods, metrics = {}, {}
         for m in run_cfg.methods:
             method_step = functools.partial(step, m, state.labels, data, p)

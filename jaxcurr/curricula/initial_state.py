@@ -143,6 +143,8 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
         return obs, env_state, raw, cells
 
     def env_step(state: RunState, method: Method) -> RunState:
+        """One env step of the student; when the episode ends, the teacher is rewarded with the
+        method's signal and picks the next start."""
         key, k_step, k_next = jax.random.split(state.key, 3)
         out = interact(sac, replay, env, params, config, state.learner, state.buffer,
                        state.env_state, state.obs, state.step, k_step)
@@ -222,6 +224,8 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
         return jnp.mean(returns), jnp.mean(last["success"].astype(jnp.float32))
 
     def window(state: RunState, method: Method) -> tuple[RunState, dict]:
+        """``eval_every`` env steps, then an evaluation from default resets and the window's
+        metrics."""
         before = state.episodes
         state = state._replace(update_sums=jnp.zeros_like(state.update_sums))
         state = jax.lax.fori_loop(0, eval_every, lambda _, s: env_step(s, method), state)
@@ -241,6 +245,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
         return state._replace(key=key), metrics
 
     def init(key: jax.Array, method: Method) -> RunState:
+        """Student, teachers, buffer and the first start of one run."""
         k_learner, k_teacher, k_reset, k_run = jax.random.split(key, 4)
         teacher_states = tuple(t.init(jax.random.fold_in(k_teacher, i) if i else k_teacher)
                                for i, t in enumerate(teachers))

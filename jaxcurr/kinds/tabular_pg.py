@@ -148,6 +148,8 @@ class Method(NamedTuple):
 
 
 def methods(config: TabularConfig) -> list[Method]:
+    """The methods that run: each optimizer of ``optimizers.names`` and each extra SPG-NM
+    reading."""
     o = config.optimizers
     options = {"pg": {}, "pg_hb": {"beta": o.pg_hb_beta, "form": o.pg_hb_form},
                "apg": {"step_scaling": o.apg_step_scaling, "restart": o.apg_restart,
@@ -183,6 +185,8 @@ def step_size(config: TabularConfig, gamma: float) -> float:
 
 
 def make_engine(config: TabularConfig) -> Engine:
+    """The engine: every method's optimizer steps on the same keys; a window logs each
+    method's gap and the first steps below the thresholds."""
     from jaxcurr.envs.tabular_mdp import load_tabular_mdp
     from jaxcurr.students.tabular import optimizers as pgo
     from jaxcurr.students.tabular import policy_gradient as tpg
@@ -192,6 +196,7 @@ def make_engine(config: TabularConfig) -> Engine:
     listed = methods(config)
 
     def optimizers(point):
+        """Each method's optimizer at a point (swept lambda and beta in place)."""
         out = []
         for m in listed:
             options = dict(m.options)
@@ -211,6 +216,7 @@ def make_engine(config: TabularConfig) -> Engine:
                 "methods": [(o.init(logits), first) for o in opts]}
 
     def run(state, data, point, *, num_windows):
+        """``num_windows`` windows of ``log_every`` steps of every method."""
         mdp, v_star = data["mdp"], data["v_star"]
         value_fn = lambda w: tpg.value(mdp, w)
         if task.mode == "exact":
@@ -222,6 +228,7 @@ def make_engine(config: TabularConfig) -> Engine:
         thresholds = jnp.asarray(THRESHOLDS)
 
         def one_step(carry, _):
+            """One step of every method with step ``t``'s key, and its gaps."""
             t, keys, per_method = carry
             key = keys[t]
             new, out = [], []
@@ -236,6 +243,7 @@ def make_engine(config: TabularConfig) -> Engine:
             return (t + 1, keys, new), out
 
         def window(st, _):
+            """``log_every`` steps and the window's metrics."""
             (t, keys, per_method), out = jax.lax.scan(
                 one_step, (st["t"], st["keys"], st["methods"]), None, length=every)
             metrics = {}

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -196,6 +197,8 @@ def compile_run(kind: Kind, config: Any, data: Any, engine: Engine | None = None
 
 
 def _compile(kind: Kind, config: Any, data: Any, engine: Engine) -> CompiledRun:
+    """Points, the initial state of every run (sharded over devices) and the compiled chunk,
+    checked against the memory the device has."""
     points = make_points(kind, config)
     seeds = config.run.seeds
     runs = len(points.labels) * seeds
@@ -292,8 +295,40 @@ def run(
                     observer or Observer())
 
 
+def _open_checkpoints(directory: Path) -> ocp.CheckpointManager:
+    """Orbax's manager of a run's checkpoints (the last two kept, written synchronously)."""
+    return ocp.CheckpointManager(
+        Path(directory).absolute(),
+        options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
+
+
+def _restore(manager: ocp.CheckpointManager, state: Any) -> tuple[int, Any, list]:
+    """The latest checkpoint's chunk count, state (shaped like ``state``) and metric history."""
+    chunk = manager.latest_step()
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, state)
+    restored = manager.restore(chunk, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract), history=ocp.args.StandardRestore()))
+    return chunk, restored.state, [{k: np.asarray(v) for k, v in restored.history.items()}]
+
+
+def _first_bad(config: Any, engine: Engine, check_fn: Callable, host: dict, state: Any,
+               per_chunk: int) -> tuple | None:
+    """``(run, window, name, value)`` of a chunk's first non-finite metric, else of a
+    non-finite state; None when all is finite or ``run.allow_nonfinite`` is set."""
+    if config.run.allow_nonfinite:
+        return None
+    bad = _first_nonfinite(host, engine.unguarded)
+    if bad is None:
+        state_ok = np.asarray(to_host(check_fn(state)))
+        if not state_ok.all():
+            bad = (int(np.argmin(state_ok)), per_chunk - 1, "the state", float("nan"))
+    return bad
+
+
 def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume: bool,
          progress: bool, stop_after_chunks: int | None, observer: Observer) -> RunResult:
+    """Run the compiled chunks (from the last checkpoint when resuming), with the progress
+    bar, checkpoints, the observer's writes and the non-finite guard."""
     engine = prepared.engine
     points = prepared.points
     state, data, point_tree, compiled = (prepared.state, prepared.data, prepared.point_tree,
@@ -311,24 +346,14 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
     history: list[dict[str, np.ndarray]] = []
     start_chunk = 0
 
-    def open_manager(directory: Path) -> ocp.CheckpointManager:
-        return ocp.CheckpointManager(
-            Path(directory).absolute(),
-            options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
-
     if checkpoint_dir is not None:
-        manager = open_manager(checkpoint_dir)
+        manager = _open_checkpoints(checkpoint_dir)
         if resume and manager.latest_step() is not None:
-            start_chunk = manager.latest_step()
-            abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, state)
-            restored = manager.restore(start_chunk, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract),
-                history=ocp.args.StandardRestore()))
-            state = restored.state
-            history = [{k: np.asarray(v) for k, v in restored.history.items()}]
+            start_chunk, state, history = _restore(manager, state)
 
     def result(done_chunks: int, seconds: float, finished: bool, final: bool = True
                ) -> RunResult:
+        """The run so far: metrics of ``done_chunks`` chunks, and the final arrays."""
         merged = _concat(history) if history else {}
         final = _unflatten(to_host(final_fn(state, data, point_tree)), n_points) \
             if final_fn is not None and final else {}
@@ -347,11 +372,7 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
     for index in range(start_chunk, prepared.num_chunks if not all_done else start_chunk):
         state, metrics = compiled(state, data, point_tree)
         host = to_host(metrics)
-        bad = None if config.run.allow_nonfinite else _first_nonfinite(host, engine.unguarded)
-        if bad is None and not config.run.allow_nonfinite:
-            state_ok = np.asarray(to_host(check_fn(state)))
-            if not state_ok.all():
-                bad = (int(np.argmin(state_ok)), per_chunk - 1, "the state", float("nan"))
+        bad = _first_bad(config, engine, check_fn, host, state, per_chunk)
         if bad is not None:
             bar.close()
             r, window, name, value = bad
@@ -380,7 +401,7 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
             if moved is not None:
                 manager.wait_until_finished()
                 manager.close()
-                manager = open_manager(moved)
+                manager = _open_checkpoints(moved)
         if last or (stop_after_chunks is not None and done - start_chunk >= stop_after_chunks):
             break
     bar.close()

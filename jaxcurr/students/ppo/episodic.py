@@ -94,9 +94,11 @@ def make_program(config: EpisodicPPOConfig, env: Any, env_params: Any) -> Progra
         return init_agent(key_init, config, learner, num_actions, example_obs), key
 
     def update(carry, variant: Variant):
+        """One update: a full episode collected, then the paper's epochs on it."""
         learner = make_learner(config, num_actions, variant)
 
         def collect(actor_params, key):
+            """One episode of the current policy, padded to the horizon with its mask."""
             key_reset, key_steps = jax.random.split(key)
             obs, state = env.reset(key_reset, env_params)
             keys = jax.random.split(key_steps, horizon)

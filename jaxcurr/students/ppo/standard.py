@@ -148,9 +148,12 @@ def make_program(config: PPOConfig, env: Any, env_params: Any) -> Program:
         return Runner(agent, env_state, obs, jnp.zeros(n), jnp.array(jnp.nan, jnp.float32), key)
 
     def update(runner: Runner, variant: Variant) -> tuple[Runner, dict[str, jax.Array]]:
+        """One PPO update: a rollout of ``num_steps`` in each env, GAE, then the epochs of
+        minibatch updates."""
         learner = learner_for(variant)
 
         def env_step(runner: Runner, _):
+            """One step of every env with the current policy."""
             key, key_act, key_step = jax.random.split(runner.key, 3)
             action, log_prob = sample_action(learner, runner.agent.actor_params, runner.obs,
                                              key_act)

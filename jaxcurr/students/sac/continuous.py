@@ -161,6 +161,8 @@ def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
 
     def update(learner: SACState, batch: Transition, key: jax.Array
                ) -> tuple[SACState, UpdateInfo]:
+        """One SAC update: critics, actor (its raw gradient returned for the signals),
+        temperature, then the targets."""
         k_next, k_actor = jax.random.split(key)
         alpha = jnp.exp(learner.log_alpha)
         next_action, next_log_prob = sample(learner.actor, batch.next_obs, k_next)
@@ -273,6 +275,7 @@ def make_train(config: ContinuousSACConfig, env: Any, env_params: Any,
     replay = make_replay(config, total_steps)
 
     def train(key: jax.Array) -> SACState:
+        """``total_steps`` env steps from the env's default resets."""
         k_init, k_reset, k_run = jax.random.split(key, 3)
         obs, env_state = env.reset_env(k_reset, env_params)
         learner = sac.init(k_init, obs)
@@ -280,6 +283,7 @@ def make_train(config: ContinuousSACConfig, env: Any, env_params: Any,
         buffer_state = replay.init(Transition(obs, low, zero, zero, obs))
 
         def step(carry, inputs):
+            """One env step, its transition stored, then one update once learning has started."""
             learner, buffer_state, env_state, obs = carry
             t, k = inputs
             k_step, k_reset = jax.random.split(k)

@@ -148,18 +148,43 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
                                   sample_batch_size=config.batch_size)
 
     def active(state: TrainState) -> jax.Array:
+        """Whether the run still trains (episodes and the env-step cap left)."""
         return jnp.logical_and(state.episodes < n_ep, state.step < config.max_env_steps)
+
+    def choose_action(learner: SACState, obs: jax.Array, key: jax.Array,
+                      learning: bool) -> jax.Array:
+        """A sample of the policy (``learning``) or a uniform random action."""
+        if learning:
+            return jax.random.categorical(key, fns.logits(learner.actor, obs))
+        return jax.random.randint(key, (), 0, num_actions)
+
+    def episode_row(sums: EpisodeSums, step: jax.Array) -> dict[str, jax.Array]:
+        """The per-episode log's row of the episode that ``sums`` tallied (update quantities
+        as means over its updates; NaN without updates)."""
+        n_upd = jnp.where(sums.updates > 0, sums.updates, jnp.nan)
+        return {"return": sums.ret, "discounted_return": sums.discounted,
+                "length": sums.length, "end_step": step.astype(jnp.float32),
+                **{f: getattr(sums.info, f) / n_upd for f in _UPDATE_FIELDS}}
+
+    def snapshot_if_due(state: TrainState, learner: SACState, logged: jax.Array,
+                        key: jax.Array) -> Any:
+        """The stored snapshots, with the evaluator's snapshot of the actor written after
+        every ``eval_every``-th logged episode."""
+        due = jnp.logical_and(logged, (state.episodes + 1) % config.eval_every == 0)
+        e_idx = jnp.clip((state.episodes + 1) // config.eval_every - 1, 0, n_eval - 1)
+        snap = jax.lax.cond(
+            due, lambda: evaluator.snapshot(fns.logits, learner.actor, key),
+            lambda: jax.tree.map(lambda s: s[e_idx], state.snapshots))
+        return jax.tree.map(lambda s, x: s.at[e_idx].set(x), state.snapshots, snap)
 
     def env_step(state: TrainState, variant: Variant, learning: bool,
                  update: bool = True) -> TrainState:
-        """One env step; ``learning``: act with the policy and (``update``) then do one
-        update from the buffer; else a uniform random action and no update."""
+        """One env step: act, store the transition, update (``learning`` and ``update``),
+        tally the episode, and when it ends log its row and snapshot the actor; a finished
+        run stays as it is."""
         key, k_act, k_env, k_sample, k_snap = jax.random.split(state.key, 5)
         learner = state.learner
-        if learning:
-            action = jax.random.categorical(k_act, fns.logits(learner.actor, state.obs))
-        else:
-            action = jax.random.randint(k_act, (), 0, num_actions)
+        action = choose_action(learner, state.obs, k_act, learning)
         obs, env_state, reward, terminated, truncated, info = env.step(
             k_env, state.env_state, action, env_params)
         reward = jnp.asarray(reward, jnp.float32)
@@ -180,19 +205,9 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         keep = active(state)
         logged = jnp.logical_and(done, keep)  # a finished run writes no more episode rows
         step = state.step + 1
-        idx = jnp.minimum(state.episodes, n_ep - 1)
-        n_upd = jnp.where(sums.updates > 0, sums.updates, jnp.nan)
-        values = {"return": sums.ret, "discounted_return": sums.discounted,
-                  "length": sums.length, "end_step": step.astype(jnp.float32),
-                  **{f: getattr(sums.info, f) / n_upd for f in _UPDATE_FIELDS}}
-        log = write_episode(state.log, idx, values, logged)
-
-        due = jnp.logical_and(logged, (state.episodes + 1) % config.eval_every == 0)
-        e_idx = jnp.clip((state.episodes + 1) // config.eval_every - 1, 0, n_eval - 1)
-        snap = jax.lax.cond(
-            due, lambda: evaluator.snapshot(fns.logits, learner.actor, k_snap),
-            lambda: jax.tree.map(lambda s: s[e_idx], state.snapshots))
-        snapshots = jax.tree.map(lambda s, x: s.at[e_idx].set(x), state.snapshots, snap)
+        log = write_episode(state.log, jnp.minimum(state.episodes, n_ep - 1),
+                            episode_row(sums, step), logged)
+        snapshots = snapshot_if_due(state, learner, logged, k_snap)
 
         sums = jax.tree.map(lambda z, s: jnp.where(done, z, s), _zero_sums(), sums)
         new = TrainState(learner=learner, buffer=buffer_state, env_state=env_state,
@@ -209,9 +224,11 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         return frozen._replace(buffer=buffer_state, log=log, snapshots=snapshots)
 
     def stored_reward(reward: jax.Array) -> jax.Array:
+        """The reward the replay buffer stores (clipped below at ``min_reward`` if asked)."""
         return jnp.maximum(reward, config.min_reward) if config.clip_rewards else reward
 
     def _update(learner, sums, buffer_state, key, variant):
+        """One SAC update from a sampled batch, its quantities added to the episode's sums."""
         batch = buffer.sample(buffer_state, key).experience
         learner, upd = fns.update(learner, batch, variant)
         return learner, sums._replace(info=jax.tree.map(jnp.add, sums.info, upd),
@@ -228,6 +245,7 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
             {"learner": state.learner, "sums": state.sums, "key": state.key}))
 
     def init(key: jax.Array, variant: Variant) -> TrainState:
+        """Networks, buffer and env, then the ``random_steps`` random-action steps."""
         k_learner, k_reset, k_run = jax.random.split(key, 3)
         obs, env_state = env.reset(k_reset, env_params)
         obs = _flat(obs)
@@ -250,6 +268,8 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         return state
 
     def run_chunk(state: TrainState, variant: Variant) -> TrainState:
+        """``chunk_steps`` more env steps, each followed by an update (or blocks of
+        ``update_every`` env steps then as many updates)."""
         k = config.update_every
         if k == 1:
             def body(s, _):
@@ -263,9 +283,11 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         return state
 
     def finished(state: TrainState) -> jax.Array:
+        """Whether the run has stopped changing."""
         return jnp.logical_not(active(state))
 
     def metrics(state: TrainState) -> dict[str, jax.Array]:
+        """The per-episode log, the scored snapshots, episodes and env steps."""
         keys = jax.random.split(jax.random.fold_in(state.key, 1), n_eval)
         done_evals = jnp.minimum(state.episodes // config.eval_every, n_eval)
 

@@ -33,7 +33,10 @@ paper = importlib.import_module("benchmarks.torch_baselines.classifier_paper")
 vectorized = importlib.import_module("benchmarks.torch_baselines.classifier_vectorized")
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+# The module-scoped runs are computed once: xdist (--dist loadgroup) keeps the module on one
+# worker.
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.xdist_group("test_torch_parity")]
 
 
 def _load_flax(mlp, flax_params):

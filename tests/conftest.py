@@ -56,7 +56,7 @@ def blobs_npz(tmp_path_factory):
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_config(blobs_npz):
     """Builder of a tiny experiment's dict on the blobs data; keyword sections update it."""
     return lambda **sections: small_config_dict(blobs_npz, **sections)

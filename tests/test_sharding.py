@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -45,10 +46,24 @@ def _run(tmp_path, values, devices, name):
         return dict(metrics), done.stdout
 
 
-def test_four_devices_give_the_single_device_metrics(tiny_config, tmp_path):
+# The four-device run both tests compare with is made once: xdist (--dist loadgroup) keeps the
+# module on one worker.
+pytestmark = pytest.mark.xdist_group("test_sharding")
+
+
+@pytest.fixture(scope="module")
+def four_devices(tiny_config, tmp_path_factory):
+    """The tiny experiment (4 seeds) in one process with 4 CPU devices: its values, metrics
+    and printed output."""
     values = tiny_config(run={"seeds": 4, "steps": 40})
+    metrics, printed = _run(tmp_path_factory.mktemp("four"), values, 4, "four")
+    return values, metrics, printed
+
+
+def test_four_devices_give_the_single_device_metrics(four_devices, tmp_path):
+    values, four, printed = four_devices
+    four = dict(four)
     one, _ = _run(tmp_path, values, 1, "one")
-    four, printed = _run(tmp_path, values, 4, "four")
     assert int(one.pop("devices")) == 1 and int(four.pop("devices")) == 4
     for name, value in one.items():
         # Same seeds, same programs; only each device's batch of seeds differs (4 vs 1), which
@@ -67,13 +82,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_processes_give_the_single_process_metrics(tiny_config, tmp_path):
+def test_two_processes_give_the_single_process_metrics(four_devices, tmp_path):
     """`jaxcurr run` over 2 processes x 2 CPU devices (jax.distributed, as on 2 hosts) writes
     the metrics of one process with 4 devices; only process 0 writes the run directory."""
     import tomli_w
 
-    values = tiny_config(run={"seeds": 4, "steps": 40})
-    four, _ = _run(tmp_path, values, 4, "four")
+    values, four, _ = four_devices
     config = tmp_path / "multi.toml"
     config.write_bytes(tomli_w.dumps(values).encode())
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",

@@ -1,5 +1,5 @@
 """Shared fixtures: small synthetic datasets the tests write themselves; one XLA compilation
-cache for the whole run.
+cache for the whole run; derandomized property tests.
 
 Many tests run the same program several times (a run, the same run interrupted, its resume;
 the CLI in subprocesses): JAX's persistent compilation cache, in a folder made for this pytest
@@ -14,6 +14,12 @@ import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run and machine (seeded from each test), with
+# no example database: a run's outcome never depends on what an earlier run found.
+settings.register_profile("jaxcurr", derandomize=True, database=None)
+settings.load_profile("jaxcurr")
 
 CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
 

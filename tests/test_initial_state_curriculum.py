@@ -31,10 +31,6 @@ def _run(values: dict, seed: int, num_windows: int):
     return config, names, jax.device_get(state), windows
 
 
-# Its module-scoped fixture is computed once: xdist (--dist loadgroup) keeps the module on
-# one worker.
-pytestmark = pytest.mark.xdist_group("test_initial_state_curriculum")
-
 
 @pytest.fixture(scope="module")
 def finished():

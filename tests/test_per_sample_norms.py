@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jaxcurr.signals import per_sample as signals
@@ -42,15 +42,20 @@ def _classifier(seed, hidden, dim, classes, batch):
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**16), hidden=st.lists(st.integers(1, 9), min_size=0, max_size=3),
        dim=st.integers(1, 8), classes=st.integers(2, 5), batch=st.integers(1, 7))
+@example(seed=1350, hidden=[2, 1], dim=8, classes=2, batch=5)
 def test_ghost_norms_equal_explicit_per_sample_gradients_on_random_mlps(
         seed, hidden, dim, classes, batch):
+    """float32 against float32 per-sample gradients: the error is a few float32 ulps of the
+    batch's gradient scale, so a norm far below the batch's largest is compared absolutely at
+    1e-5 of that scale (seed 1350: 1.3e-6 on a norm of 0.0135 beside one of 1.68)."""
     loss_fn, params, xy = _classifier(seed, hidden, dim, classes, batch)
     assert psn.ghost_calls(loss_fn, params, xy) is not None
     expected = _loop_norms(loss_fn, params, xy)
     for method in ("ghost", "vmap", "auto"):
         got = jax.jit(psn.per_sample_grad_norms, static_argnums=(0, 3))(
             loss_fn, params, xy, method)
-        np.testing.assert_allclose(np.asarray(got), expected, rtol=2e-5, atol=1e-7)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=2e-5,
+                                   atol=1e-5 * expected.max())
 
 
 class _NoBiasSequence(nn.Module):

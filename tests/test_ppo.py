@@ -18,10 +18,6 @@ from jaxcurr.students.variants import Variant, variants
 CLIP = 0.2
 
 
-# Its module-scoped fixture is computed once: xdist (--dist loadgroup) keeps the module on
-# one worker.
-pytestmark = pytest.mark.xdist_group("test_ppo")
-
 
 @pytest.fixture(scope="module")
 def cartpole():

@@ -46,11 +46,6 @@ def _run(tmp_path, values, devices, name):
         return dict(metrics), done.stdout
 
 
-# The four-device run both tests compare with is made once: xdist (--dist loadgroup) keeps the
-# module on one worker.
-pytestmark = pytest.mark.xdist_group("test_sharding")
-
-
 @pytest.fixture(scope="module")
 def four_devices(tiny_config, tmp_path_factory):
     """The tiny experiment (4 seeds) in one process with 4 CPU devices: its values, metrics

@@ -33,10 +33,7 @@ paper = importlib.import_module("benchmarks.torch_baselines.classifier_paper")
 vectorized = importlib.import_module("benchmarks.torch_baselines.classifier_vectorized")
 
 
-# The module-scoped runs are computed once: xdist (--dist loadgroup) keeps the module on one
-# worker.
-pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
-              pytest.mark.xdist_group("test_torch_parity")]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _load_flax(mlp, flax_params):

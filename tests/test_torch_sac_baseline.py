@@ -15,10 +15,6 @@ torch = pytest.importorskip("torch")
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "torch_baselines" / "sac_fourrooms.py"
 
 
-# Its module-scoped fixture is computed once: xdist (--dist loadgroup) keeps the module on
-# one worker.
-pytestmark = pytest.mark.xdist_group("test_torch_sac_baseline")
-
 
 @pytest.fixture(scope="module")
 def sac():

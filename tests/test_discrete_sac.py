@@ -10,6 +10,7 @@ import pytest
 
 from jaxcurr.core.validation import ConfigError
 from jaxcurr.envs import four_rooms
+from jaxcurr.kinds.discrete_sac import old_layout
 from jaxcurr.students.sac.config import SACConfig
 from jaxcurr.students.sac.discrete import (
     DDPGInitMLP,
@@ -240,6 +241,32 @@ def test_ddpg_initialisation_bounds():
     assert np.abs(params["out"]["kernel"]).max() <= 3e-3
 
 
+def test_the_authors_two_hidden_layers_of_200():
+    """``hidden = (200, 200)``: 8 -> 200 -> 200 -> 4 as in the authors' LunarLander
+    checkpoints, each hidden layer U(+-1/sqrt(fan-in)), the same function as a NumPy MLP; a
+    single width keeps the one-layer parameter names (older checkpoints restore)."""
+    net = DDPGInitMLP(4, (200, 200))
+    params = jax.jit(net.init)(jax.random.key(0), jnp.zeros(8))["params"]
+    shapes = {k: np.shape(v) for k, v in jax.tree_util.tree_leaves_with_path(params)}
+    assert {jax.tree_util.keystr(k): v for k, v in shapes.items()} == {
+        "['hidden_1']['bias']": (200,), "['hidden_1']['kernel']": (200, 200),
+        "['hidden_bias']": (200,), "['hidden_kernel']": (8, 200),
+        "['out']['bias']": (4,), "['out']['kernel']": (200, 4)}
+    for name, fan_in in (("hidden_kernel", 8), ("hidden_bias", 8)):
+        assert 0.9 / math.sqrt(fan_in) < np.abs(params[name]).max() <= 1 / math.sqrt(fan_in)
+    for leaf in params["hidden_1"].values():
+        assert 0.9 / math.sqrt(200) < np.abs(leaf).max() <= 1 / math.sqrt(200)
+    x = np.random.default_rng(0).normal(size=(5, 8))
+    f = lambda a: np.asarray(a, np.float64)
+    h = np.maximum(x @ f(params["hidden_kernel"]) + f(params["hidden_bias"]), 0)
+    h = np.maximum(h @ f(params["hidden_1"]["kernel"]) + f(params["hidden_1"]["bias"]), 0)
+    expected = h @ f(params["out"]["kernel"]) + f(params["out"]["bias"])
+    np.testing.assert_allclose(net.apply({"params": params}, jnp.asarray(x, jnp.float32)),
+                               expected, rtol=1e-4, atol=1e-6)
+    one = jax.jit(DDPGInitMLP(4, 16).init)(jax.random.key(0), jnp.zeros(8))["params"]
+    assert set(one) == {"hidden_kernel", "hidden_bias", "out"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Training loop on Four Rooms
 
@@ -301,6 +328,40 @@ def test_vmapped_variants_and_seeds_equal_separate_runs():
             steps.add(int(alone["env_steps"]))
             assert int(alone["episodes"]) == 4
     assert len(steps) > 1  # the runs finished at different env steps
+
+
+def test_each_snapshot_is_scored_once_at_the_end_of_its_chunk():
+    """After every chunk the snapshots taken so far carry their score (the exact return of
+    their greedy policy), later ones are NaN; an earlier score is never computed again (the
+    stored snapshots overwritten with garbage leave it as it is)."""
+    env, params = small_four_rooms(start=jnp.array([8, 10]), max_steps_in_episode=12)
+    config = SACConfig(hidden=8, batch_size=8, buffer_size=64, random_steps=10,
+                       num_episodes=12, eval_every=2)
+    evaluator = exact_evaluator(env, params)
+    sac = make_sac(config, env, params, evaluator, chunk_steps=20)
+    state = jax.jit(sac.init)(jax.random.key(0), variant(0, 0))
+    run_chunk = jax.jit(sac.run_chunk)
+    score = jax.jit(lambda snapshot: evaluator.score(sac.learner.logits, snapshot,
+                                                     jax.random.key(0)))
+    first = np.zeros(0)
+    for _ in range(3):
+        state = run_chunk(state, variant(0, 0))
+        taken = int(state.episodes) // 2
+        assert int(state.evals_scored) == taken > len(first)
+        for i in range(len(first), taken):
+            snapshot = jax.tree.map(lambda x, i=i: x[i], state.snapshots)
+            assert float(state.eval_scores[i]) == float(score(snapshot))
+        assert np.all(np.isnan(np.asarray(state.eval_scores[taken:])))
+        if not len(first):
+            first = np.asarray(state.eval_scores[:taken])
+            # a state saved by jaxcurr 0.1.0 (no scores) is upgraded to the same scores
+            upgraded = jax.jit(sac.upgrade)(old_layout(state))
+            np.testing.assert_array_equal(upgraded.eval_scores, state.eval_scores)
+            assert int(upgraded.evals_scored) == taken
+            state = state._replace(snapshots=jax.tree.map(jnp.zeros_like, state.snapshots))
+    np.testing.assert_array_equal(np.asarray(state.eval_scores[:len(first)]), first)
+    np.testing.assert_array_equal(jax.jit(sac.metrics)(state)["eval_return"],
+                                  state.eval_scores)
 
 
 def _adam_counts(opt_state):

@@ -5,15 +5,19 @@ the flat layout) stopped after its first checkpoint, and the window metrics of t
 experiment run through by the old code (tests/fixtures/record_pre_redesign_runs.py). Resumed
 now, the run must finish with exactly those metrics: the checkpointed train state (whose
 classes were renamed) restores, and the computation after the redesign is the same to the bit.
+The resume runs in a subprocess compiled at XLA's default level, as the fixtures were
+(conftest.py).
 """
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import default_xla_environment
 
-from jaxcurr import cli
 from jaxcurr.run.run_dir import load_metrics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pre_redesign_runs"
@@ -24,8 +28,9 @@ def test_an_old_interrupted_run_resumes_to_the_old_uninterrupted_result(kind, tm
     run = tmp_path / kind
     shutil.copytree(FIXTURES / kind, run)
     saved = load_metrics(run).step.size
-    assert cli.main(["run", str(FIXTURES / f"{kind}.toml"), "--out", str(run), "--resume",
-                     "--no-progress"]) == 0
+    subprocess.run([sys.executable, "-m", "jaxcurr.cli", "run", str(FIXTURES / f"{kind}.toml"),
+                    "--out", str(run), "--resume", "--no-progress"],
+                   env=default_xla_environment(), check=True, timeout=600)
     resumed = load_metrics(run)
     with np.load(FIXTURES / f"{kind}_uninterrupted_metrics.npz") as old:
         assert 0 < saved < resumed.step.size == old["step"].size

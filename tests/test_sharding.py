@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import xla_flags
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -37,7 +38,7 @@ def _run(tmp_path, values, devices, name):
 
     config = tmp_path / "config.toml"
     config.write_bytes(tomli_w.dumps(values).encode())
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    env = dict(os.environ, XLA_FLAGS=xla_flags(f"--xla_force_host_platform_device_count={devices}"),
                JAX_PLATFORMS="cpu")
     out = tmp_path / f"{name}.npz"
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(config), str(out)], env=env,
@@ -85,7 +86,7 @@ def test_two_processes_give_the_single_process_metrics(four_devices, tmp_path):
     values, four, _ = four_devices
     config = tmp_path / "multi.toml"
     config.write_bytes(tomli_w.dumps(values).encode())
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    env = dict(os.environ, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=2"),
                JAX_PLATFORMS="cpu")
     port = _free_port()
     out = tmp_path / "multi"

@@ -44,6 +44,10 @@ class Engine(NamedTuple):
       unguarded: window metrics where NaN means "nothing to report in this window" (e.g. the
         mean over episodes that ended in it); the non-finite check skips them.
       x64: run in 64-bit floats (``jax.enable_x64`` around compilation and execution only).
+      old_layout: optional ``old_layout(state) -> old_state``: the state as an older version of
+        the kind checkpointed it (its leaves a subset of today's), so that older run
+        directories restore; ``upgrade(old_state, data, point) -> state`` turns a restored one
+        into today's.
     """
 
     init: Callable
@@ -56,6 +60,8 @@ class Engine(NamedTuple):
     guard: Callable | None = None
     unguarded: tuple[str, ...] = ()
     x64: bool = False
+    old_layout: Callable | None = None
+    upgrade: Callable | None = None
 
 
 class Kind(NamedTuple):

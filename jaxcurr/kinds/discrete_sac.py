@@ -113,6 +113,13 @@ def build_sac(config: SACExperiment, point: dict | None = None):
     return env, params, make_sac(sac_config, env, params, evaluator, config.run.window_steps)
 
 
+def old_layout(state):
+    """The train state as jaxcurr 0.1.0 checkpointed it (no snapshot scores)."""
+    from jaxcurr.students.sac.discrete import TrainStateV1
+
+    return TrainStateV1(**{name: getattr(state, name) for name in TrainStateV1._fields})
+
+
 def make_engine(config: SACExperiment) -> Engine:
     _, _, sac = build_sac(config)  # the static structure (same at every point)
     windows = math.ceil((config.sac.max_env_steps - config.sac.random_steps)
@@ -134,10 +141,14 @@ def make_engine(config: SACExperiment) -> Engine:
 
         return jax.lax.scan(window, state, None, length=num_windows)
 
+    def upgrade(old_state, data, point):
+        return build_sac(config, point)[2].upgrade(old_state)
+
     return Engine(init, run, windows, steps_per_window=config.run.window_steps,
                   unit="env step", finished=sac.finished,
                   final=lambda state, data, point: sac.metrics(state),
-                  guard=lambda state: state.learner, unguarded=WINDOW_MEANS)
+                  guard=lambda state: state.learner, unguarded=WINDOW_MEANS,
+                  old_layout=old_layout, upgrade=upgrade)
 
 
 KIND = Kind(

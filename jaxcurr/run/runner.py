@@ -302,13 +302,27 @@ def _open_checkpoints(directory: Path) -> ocp.CheckpointManager:
         options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
 
 
-def _restore(manager: ocp.CheckpointManager, state: Any) -> tuple[int, Any, list]:
-    """The latest checkpoint's chunk count, state (shaped like ``state``) and metric history."""
+def _restore(manager: ocp.CheckpointManager, state: Any, engine: Engine, data: Any,
+             point_tree: Any) -> tuple[int, Any, list]:
+    """The latest checkpoint's chunk count, state (shaped like ``state``) and metric history;
+    a checkpoint in the engine's older layout is restored as such and upgraded."""
     chunk = manager.latest_step()
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, state)
-    restored = manager.restore(chunk, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), history=ocp.args.StandardRestore()))
-    return chunk, restored.state, [{k: np.asarray(v) for k, v in restored.history.items()}]
+
+    def read(template):
+        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, template)
+        return manager.restore(chunk, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), history=ocp.args.StandardRestore()))
+
+    try:
+        restored = read(state)
+        state = restored.state
+    except ValueError:
+        if engine.old_layout is None:
+            raise
+        restored = read(engine.old_layout(state))
+        upgrade = jax.jit(jax.vmap(engine.upgrade, in_axes=(0, None, 0)))
+        state = upgrade(restored.state, data, point_tree)
+    return chunk, state, [{k: np.asarray(v) for k, v in restored.history.items()}]
 
 
 def _first_bad(config: Any, engine: Engine, check_fn: Callable, host: dict, state: Any,
@@ -349,7 +363,7 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
     if checkpoint_dir is not None:
         manager = _open_checkpoints(checkpoint_dir)
         if resume and manager.latest_step() is not None:
-            start_chunk, state, history = _restore(manager, state)
+            start_chunk, state, history = _restore(manager, state, engine, data, point_tree)
 
     def result(done_chunks: int, seconds: float, finished: bool, final: bool = True
                ) -> RunResult:

@@ -3,8 +3,9 @@ policy ``act(obs, key) -> action`` on any gymnax environment.
 
 Discrete SAC's greedy (argmax, :func:`greedy_action`) evaluation during training, PPO's final
 greedy evaluation and the continuous SAC's mean-action evaluation all run it. An
-:class:`Evaluator` snapshots a discrete actor during training and scores the snapshots
-afterwards: :func:`tabular_greedy_evaluator` exactly on a finite state set (e.g. Four Rooms),
+:class:`Evaluator` snapshots a discrete actor when an episode ends and scores the snapshot at
+the end of the compiled chunk it was taken in (once; rollouts inside the per-step loop would
+run at every step once vmapped): :func:`tabular_greedy_evaluator` exactly on a finite state set (e.g. Four Rooms),
 :func:`monte_carlo_greedy_evaluator` by greedy rollouts.
 """
 
@@ -25,8 +26,8 @@ class Evaluator(NamedTuple):
     ``snapshot(logits_fn, actor_params, key)`` runs inside training after every
     ``eval_every``-th episode and returns a small pytree that is stored per evaluation;
     ``score(logits_fn, snapshot, key)`` turns a stored snapshot into the greedy policy's
-    discounted return after training
-    (:func:`~jaxcurr.students.sac.discrete.make_sac`'s ``metrics``).
+    discounted return at the end of the chunk it was taken in
+    (:func:`~jaxcurr.students.sac.discrete.make_sac`).
     """
 
     snapshot: Callable[[LogitsFn, Any, jax.Array], Any]

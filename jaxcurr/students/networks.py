@@ -32,11 +32,13 @@ def _uniform(bound: float):
 
 
 class DDPGInitMLP(nn.Module):
-    """``Dense(hidden) -> ReLU -> Dense(outputs)`` with DDPG's initialisation.
+    """``Dense(h_1) -> ReLU -> ... -> Dense(h_k) -> ReLU -> Dense(outputs)``, DDPG's init.
 
     Lillicrap et al. 2016 (DDPG): weights and biases of a hidden layer ~ ``U(+-1/sqrt(f))``
     with ``f`` the layer's fan-in; the output layer ~ ``U(+-3e-3)``, so the initial policy is
-    near uniform and the initial Q-values near zero.
+    near uniform and the initial Q-values near zero. ``hidden`` is one width (one hidden
+    layer) or a sequence of widths; the first layer's parameters are ``hidden_kernel`` /
+    ``hidden_bias`` either way, so one-layer networks keep their parameter names.
 
     With ``one_hot_inputs`` the inputs must be one-hot vectors, and the first layer's product
     ``x @ W`` is computed as the row ``W[argmax x]``: the same function with the same
@@ -44,28 +46,38 @@ class DDPGInitMLP(nn.Module):
     """
 
     outputs: int
-    hidden: int = 256
+    hidden: int | Sequence[int] = 256
     one_hot_inputs: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        widths = hidden_layers(self.hidden)
         bound = 1.0 / math.sqrt(x.shape[-1])
-        kernel = self.param("hidden_kernel", _uniform(bound), (x.shape[-1], self.hidden))
-        bias = self.param("hidden_bias", _uniform(bound), (self.hidden,))
+        kernel = self.param("hidden_kernel", _uniform(bound), (x.shape[-1], widths[0]))
+        bias = self.param("hidden_bias", _uniform(bound), (widths[0],))
         if self.one_hot_inputs:
             h = jnp.take(kernel, jnp.argmax(x, axis=-1), axis=0)
         else:
             h = x @ kernel
         h = nn.relu(h + bias)
+        for i, width in enumerate(widths[1:], start=1):
+            bound = 1.0 / math.sqrt(h.shape[-1])
+            h = nn.relu(nn.Dense(width, kernel_init=_uniform(bound), bias_init=_uniform(bound),
+                                 name=f"hidden_{i}")(h))
         return nn.Dense(self.outputs, kernel_init=_uniform(3e-3), bias_init=_uniform(3e-3),
                         name="out")(h)
+
+
+def hidden_layers(hidden: int | Sequence[int]) -> tuple[int, ...]:
+    """The hidden widths of an MLP given as one width or a sequence of widths."""
+    return (hidden,) if isinstance(hidden, int) else tuple(hidden)
 
 
 class TwinQ(nn.Module):
     """Two independent critics; returns ``[2, ..., |A|]`` action values."""
 
     num_actions: int
-    hidden: int = 256
+    hidden: int | Sequence[int] = 256
     one_hot_inputs: bool = False
 
     @nn.compact

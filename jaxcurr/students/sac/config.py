@@ -36,6 +36,11 @@ class SACConfig:
     (used when a variant switches them on). ``one_hot_observations``: the env's observations
     are one-hot vectors (e.g. Four Rooms' ``"one_hot"``), so the networks' first layer may be
     a row lookup (:class:`DDPGInitMLP`; same function, far fewer FLOPs).
+
+    ``hidden``: the hidden layers of the actor and of each critic, one width (the paper's
+    Table 1: one layer of 256) or a list of widths. The authors' own LunarLander checkpoints
+    are two layers of 200 (``[200, 200]``, ``experiments/lunar_sac.toml``'s default;
+    docs/reference_facts.md §7).
     """
 
     learning_rate: float = sweepable(3e-4)
@@ -43,7 +48,7 @@ class SACConfig:
     tau: float = sweepable(0.005)
     batch_size: int = 256
     buffer_size: int = 10_000
-    hidden: int = 256
+    hidden: int | tuple[int, ...] = 256
     initial_alpha: float = 1.0
     target_entropy_scale: float = sweepable(0.5)
     random_steps: int = 5_000
@@ -60,7 +65,11 @@ class SACConfig:
     eval_episodes: int = 10
 
     def __post_init__(self):
-        for name in ("batch_size", "buffer_size", "hidden", "num_episodes", "max_env_steps",
+        _field_check((is_int(self.hidden) and self.hidden > 0) or (
+            isinstance(self.hidden, tuple) and len(self.hidden) > 0
+            and all(is_int(h) and h > 0 for h in self.hidden)), "hidden",
+            "a positive integer (one hidden layer) or a non-empty list of them", self.hidden)
+        for name in ("batch_size", "buffer_size", "num_episodes", "max_env_steps",
                      "eval_every", "update_every", "eval_episodes"):
             value = getattr(self, name)
             _field_check(is_int(value) and value > 0, name, "a positive integer", value)

@@ -54,7 +54,8 @@ from jaxcurr.students.variants import Variant
 
 __all__ = [
     # this module: settings and training loop
-    "EPISODE_METRICS", "SAC", "EpisodeSums", "SACConfig", "TrainState", "make_sac",
+    "EPISODE_METRICS", "SAC", "EpisodeSums", "SACConfig", "TrainState", "TrainStateV1",
+    "make_sac",
     "make_train",
     # re-exported from rl_networks, sac_learner and rl_evaluation
     "DDPGInitMLP", "LogitsFn", "TwinQ",
@@ -85,7 +86,9 @@ class EpisodeSums(NamedTuple):
 
 
 class TrainState(NamedTuple):
-    """Everything a run carries from step to step (``log``: per-episode arrays)."""
+    """Everything a run carries from step to step (``log``: per-episode arrays;
+    ``snapshots``: the evaluator's snapshot per evaluation; ``eval_scores``: their greedy
+    scores, NaN until scored; ``evals_scored``: how many are scored)."""
 
     learner: SACState
     buffer: Any
@@ -97,6 +100,13 @@ class TrainState(NamedTuple):
     sums: EpisodeSums
     log: dict[str, jax.Array]
     snapshots: Any
+    eval_scores: jax.Array
+    evals_scored: jax.Array
+
+
+# The layout jaxcurr 0.1.0 checkpointed (before each snapshot was scored once when taken: no
+# ``eval_scores``, ``evals_scored``); :func:`make_sac`'s ``upgrade`` turns it into today's.
+TrainStateV1 = NamedTuple("TrainStateV1", [(name, Any) for name in TrainState._fields[:-2]])
 
 
 class SAC(NamedTuple):
@@ -104,11 +114,13 @@ class SAC(NamedTuple):
 
     ``init(key, variant)``: networks, buffer and env, then the ``random_steps`` random-action
     steps. ``run_chunk(state, variant)``: ``chunk_steps`` more env steps with one update each.
+    Both end by scoring the snapshots taken since the last score (each is scored once).
     ``finished(state)``: whether the run is done (episodes, or the ``max_env_steps`` cap).
     ``metrics(state)``: the per-episode arrays (``[num_episodes]``, NaN for episodes not run and
     for update means of episodes without updates), ``eval_return`` (``[num_evaluations]``,
-    greedy discounted return after episode ``(k + 1) * eval_every``), ``episodes`` and
-    ``env_steps``.
+    greedy score of the policy after episode ``(k + 1) * eval_every``), ``episodes`` and
+    ``env_steps``. ``upgrade(old)``: a :data:`TrainStateV1` (older run directories) as a
+    :class:`TrainState`, its snapshots scored.
     """
 
     init: Callable[[jax.Array, Variant], TrainState]
@@ -116,6 +128,7 @@ class SAC(NamedTuple):
     finished: Callable[[TrainState], jax.Array]
     metrics: Callable[[TrainState], dict[str, jax.Array]]
     learner: LearnerFns
+    upgrade: Callable[[Any], TrainState]
 
 
 def _zero_sums() -> EpisodeSums:
@@ -210,10 +223,10 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
         snapshots = snapshot_if_due(state, learner, logged, k_snap)
 
         sums = jax.tree.map(lambda z, s: jnp.where(done, z, s), _zero_sums(), sums)
-        new = TrainState(learner=learner, buffer=buffer_state, env_state=env_state,
-                         obs=_flat(obs), key=key, step=step,
-                         episodes=state.episodes + done.astype(jnp.int32), sums=sums, log=log,
-                         snapshots=snapshots)
+        new = state._replace(learner=learner, buffer=buffer_state, env_state=env_state,
+                             obs=_flat(obs), key=key, step=step,
+                             episodes=state.episodes + done.astype(jnp.int32), sums=sums,
+                             log=log, snapshots=snapshots)
         # A finished run stops changing. The per-episode log and snapshots are only written
         # while it runs (``logged``), so they need no select over their whole length; its replay
         # storage is left unmasked (a select over the whole buffer every step would cost more
@@ -259,13 +272,38 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
             key=k_run, step=jnp.zeros([], jnp.int32), episodes=jnp.zeros([], jnp.int32),
             sums=_zero_sums(),
             log=empty_log(EPISODE_METRICS, n_ep),
-            snapshots=jax.tree.map(lambda s: jnp.zeros((n_eval, *s.shape), s.dtype), snap))
+            snapshots=jax.tree.map(lambda s: jnp.zeros((n_eval, *s.shape), s.dtype), snap),
+            eval_scores=jnp.full((n_eval,), jnp.nan, jnp.float32),
+            evals_scored=jnp.zeros([], jnp.int32))
 
         def body(s, _):
             return env_step(s, variant, learning=False), None
 
         state, _ = jax.lax.scan(body, state, None, length=config.random_steps)
-        return state
+        return score_new_snapshots(state)
+
+    def score_new_snapshots(state: TrainState) -> TrainState:
+        """Score the snapshots taken since the last call, each once (key: the run's key
+        folded with the evaluation's index). Vmapped, the loop runs for the most new
+        snapshots of any run."""
+        taken = jnp.minimum(state.episodes // config.eval_every, n_eval)
+
+        def score(carry):
+            i, scores = carry
+            snapshot = jax.tree.map(lambda x: x[i], state.snapshots)
+            key = jax.random.fold_in(state.key, i)
+            return i + 1, scores.at[i].set(evaluator.score(fns.logits, snapshot, key))
+
+        scored, scores = jax.lax.while_loop(lambda c: c[0] < taken, score,
+                                            (state.evals_scored, state.eval_scores))
+        return state._replace(eval_scores=scores, evals_scored=scored)
+
+    def upgrade(old: Any) -> TrainState:
+        """An older layout's state (:data:`TrainStateV1`) with every snapshot scored."""
+        state = TrainState(**old._asdict(),
+                           eval_scores=jnp.full((n_eval,), jnp.nan, jnp.float32),
+                           evals_scored=jnp.zeros([], jnp.int32))
+        return score_new_snapshots(state)
 
     def run_chunk(state: TrainState, variant: Variant) -> TrainState:
         """``chunk_steps`` more env steps, each followed by an update (or blocks of
@@ -280,29 +318,19 @@ def make_sac(config: SACConfig, env: Any, env_params: Any,
                 return _repeat(lambda x: update_step(x, variant), s, k), None
 
         state, _ = jax.lax.scan(body, state, None, length=chunk_steps // k)
-        return state
+        return score_new_snapshots(state)
 
     def finished(state: TrainState) -> jax.Array:
         """Whether the run has stopped changing."""
         return jnp.logical_not(active(state))
 
     def metrics(state: TrainState) -> dict[str, jax.Array]:
-        """The per-episode log, the scored snapshots, episodes and env steps."""
-        keys = jax.random.split(jax.random.fold_in(state.key, 1), n_eval)
-        done_evals = jnp.minimum(state.episodes // config.eval_every, n_eval)
-
-        def score(carry):  # only the evaluations done so far (vmapped: the most of any run)
-            i, scores = carry
-            snapshot = jax.tree.map(lambda x: x[i], state.snapshots)
-            return i + 1, scores.at[i].set(evaluator.score(fns.logits, snapshot, keys[i]))
-
-        _, scores = jax.lax.while_loop(lambda c: c[0] < done_evals, score,
-                                       (jnp.int32(0), jnp.full((n_eval,), jnp.nan)))
-        return {**state.log, "eval_return": scores, "episodes": state.episodes,
+        """The per-episode log, the snapshots' scores, episodes and env steps."""
+        return {**state.log, "eval_return": state.eval_scores, "episodes": state.episodes,
                 "env_steps": state.step}
 
     return SAC(init=init, run_chunk=run_chunk, finished=finished, metrics=metrics,
-               learner=fns)
+               learner=fns, upgrade=upgrade)
 
 
 def _repeat(fn: Callable[[Any], Any], state: Any, times: int) -> Any:

@@ -44,7 +44,7 @@ from torch import nn
 
 def network(sizes: list[int]) -> nn.Sequential:
     layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layer = nn.Linear(fan_in, fan_out)
         bound = 3e-3 if i == len(sizes) - 2 else 1.0 / math.sqrt(fan_in)
         nn.init.uniform_(layer.weight, -bound, bound)
@@ -61,7 +61,7 @@ class Grokfast:
         self.ema = [torch.zeros_like(p) for p in self.params]
 
     def __call__(self):
-        for p, e in zip(self.params, self.ema):
+        for p, e in zip(self.params, self.ema, strict=True):
             e.mul_(self.alpha).add_(p.grad, alpha=1 - self.alpha)
             p.grad.add_(e, alpha=self.lamb)
 
@@ -124,7 +124,7 @@ class Agent:
 
         with torch.no_grad():
             for net, target in ((self.q1, self.q1_target), (self.q2, self.q2_target)):
-                for p, t in zip(net.parameters(), target.parameters()):
+                for p, t in zip(net.parameters(), target.parameters(), strict=True):
                     t.mul_(1 - args.tau).add_(p, alpha=args.tau)
         entropy = float(-(probs * logp).sum(-1).mean())
         return {"alpha": float(alpha), "entropy": entropy}
@@ -160,7 +160,8 @@ def train(args) -> None:
         next_obs, reward, terminated, truncated, _ = env.step(action)
         i = (step - 1) % n
         stored = reward if args.clip_target else max(reward, args.min_reward)
-        for key, value in zip("s a r s2 d".split(), (obs, action, stored, next_obs, terminated)):
+        row = (obs, action, stored, next_obs, terminated)
+        for key, value in zip("s a r s2 d".split(), row, strict=True):
             store[key][i] = value
         size, episode_return, obs = min(size + 1, n), episode_return + reward, next_obs
         if terminated or truncated:

@@ -5,8 +5,8 @@ Discrete SAC's greedy (argmax, :func:`greedy_action`) evaluation during training
 greedy evaluation and the continuous SAC's mean-action evaluation all run it. An
 :class:`Evaluator` snapshots a discrete actor when an episode ends and scores the snapshot at
 the end of the compiled chunk it was taken in (once; rollouts inside the per-step loop would
-run at every step once vmapped): :func:`tabular_greedy_evaluator` exactly on a finite state set (e.g. Four Rooms),
-:func:`monte_carlo_greedy_evaluator` by greedy rollouts.
+run at every step once vmapped): :func:`tabular_greedy_evaluator` exactly on a finite state
+set (e.g. Four Rooms), :func:`monte_carlo_greedy_evaluator` by greedy rollouts.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Discrete SAC: losses against NumPy, optimiser switches, GrAdE, episodes, vmapping, learning."""
 
+import dataclasses
 import math
 
 import gymnax
@@ -23,7 +24,7 @@ from jaxcurr.students.sac.discrete import (
     tabular_greedy_evaluator,
     temperature_loss,
 )
-from jaxcurr.students.variants import Variant, variants
+from jaxcurr.students.variants import Variant, entropy_coefficient, variants
 
 OBS_DIM, ACTIONS, BATCH = 6, 4, 16
 
@@ -72,6 +73,18 @@ def perturbed_learner(config, seed=0):
     return learner
 
 
+def np_critic_loss(learner, batch, alpha, gamma):
+    """``mean sum_i 1/2 (Q_i(s, a) - y)^2`` with the soft target at temperature ``alpha``."""
+    x, x2 = np.asarray(batch.obs, np.float64), np.asarray(batch.next_obs, np.float64)
+    a, r, d = np.asarray(batch.action), np.asarray(batch.reward), np.asarray(batch.terminated)
+    next_logp = np_log_softmax(np_mlp(learner.actor["params"], x2))
+    next_q = np.minimum(*np_twin(learner.target_critic, x2))
+    y = r + gamma * (1 - d) * (np.exp(next_logp) * (next_q - alpha * next_logp)).sum(-1)
+    q1, q2 = np_twin(learner.critic, x)
+    rows = np.arange(len(a))
+    return np.mean(0.5 * (q1[rows, a] - y) ** 2 + 0.5 * (q2[rows, a] - y) ** 2)
+
+
 CONFIG = SACConfig(hidden=8, batch_size=BATCH, buffer_size=64, random_steps=BATCH,
                    learning_rate=1e-2)
 UPDATE = jax.jit(make_learner(CONFIG, ACTIONS).update)  # compiled once for every test here
@@ -81,17 +94,11 @@ def test_losses_match_numpy_on_a_fixed_batch():
     learner = perturbed_learner(CONFIG)
     batch = fixed_batch()
     new, info = UPDATE(learner, batch, variant(0, 0))
-    x, x2 = np.asarray(batch.obs, np.float64), np.asarray(batch.next_obs, np.float64)
-    a, r, d = np.asarray(batch.action), np.asarray(batch.reward), np.asarray(batch.terminated)
+    x = np.asarray(batch.obs, np.float64)
     alpha, gamma = 0.7, CONFIG.gamma
 
-    next_logp = np_log_softmax(np_mlp(learner.actor["params"], x2))
-    next_q = np.minimum(*np_twin(learner.target_critic, x2))
-    y = r + gamma * (1 - d) * (np.exp(next_logp) * (next_q - alpha * next_logp)).sum(-1)
-    q1, q2 = np_twin(learner.critic, x)
-    rows = np.arange(BATCH)
-    critic = np.mean(0.5 * (q1[rows, a] - y) ** 2 + 0.5 * (q2[rows, a] - y) ** 2)
-    np.testing.assert_allclose(info.critic_loss, critic, rtol=1e-5)
+    np.testing.assert_allclose(info.critic_loss, np_critic_loss(learner, batch, alpha, gamma),
+                               rtol=1e-5)
 
     logp = np_log_softmax(np_mlp(learner.actor["params"], x))  # pre-update actor
     q_new = np.minimum(*np_twin(new.critic, x))  # the actor sees the updated critics
@@ -219,6 +226,34 @@ def test_grade_scales_the_actor_entropy_coefficient_by_the_gradient_ratio():
         ema_max = ema if ema_max is None else max(ema_max, ema)
         ratio = ema / (ema_max + 1e-8)
     assert coef[-1] < alpha[-1]  # the ratio fell below 1 at some point
+
+
+@pytest.mark.parametrize("scope", ["actor", "all"])
+def test_grade_scope_sets_where_alpha_r_replaces_alpha(scope):
+    """``grade_scope = "all"``: the soft target and the temperature's gradient use ``alpha r``
+    (``-alpha r (H_target - H)``); ``"actor"`` (the paper): both use ``alpha``."""
+    import optax
+
+    learner = perturbed_learner(CONFIG)
+    batch = fixed_batch(3)
+    for _ in range(5):  # GrAdE's ratio falls below 1
+        learner, _ = UPDATE(learner, batch, variant(0.0, 1.0))
+    r = float(entropy_coefficient(learner.actor_opt, 1.0, 1.0))
+    assert r < 0.99
+    learner = learner._replace(alpha_opt=optax.adam(CONFIG.learning_rate).init(learner.log_alpha))
+    config = dataclasses.replace(CONFIG, grade_scope=scope)
+    new, info = jax.jit(make_learner(config, ACTIONS).update)(learner, batch, variant(0.0, 1.0))
+    alpha = float(np.exp(learner.log_alpha))
+    scale = r if scope == "all" else 1.0
+    np.testing.assert_allclose(info.actor_entropy_coef, alpha * r, rtol=1e-5)
+    np.testing.assert_allclose(info.critic_loss,
+                               np_critic_loss(learner, batch, alpha * scale, CONFIG.gamma),
+                               rtol=1e-5)
+    logp = np_log_softmax(np_mlp(learner.actor["params"], np.asarray(batch.obs, np.float64)))
+    entropy = np.mean(-(np.exp(logp) * logp).sum(-1))
+    grad = -scale * alpha * (0.5 * math.log(ACTIONS) - entropy)
+    first_moment = float(new.alpha_opt[0].mu)  # Adam's first step: (1 - b1) * gradient
+    np.testing.assert_allclose(first_moment, 0.1 * grad, rtol=1e-4)
 
 
 def test_one_hot_first_layer_is_the_same_function():

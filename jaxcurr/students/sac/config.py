@@ -21,6 +21,9 @@ def _is_real(value: Any) -> bool:
     return is_number(value) and math.isfinite(value)
 
 
+GRADE_SCOPES = ("actor", "all")
+
+
 @dataclasses.dataclass(frozen=True)
 class SACConfig:
     """Discrete SAC settings; defaults are the paper's Four Rooms values (Table 1, Table 3).
@@ -36,6 +39,12 @@ class SACConfig:
     (used when a variant switches them on). ``one_hot_observations``: the env's observations
     are one-hot vectors (e.g. Four Rooms' ``"one_hot"``), so the networks' first layer may be
     a row lookup (:class:`DDPGInitMLP`; same function, far fewer FLOPs).
+
+    ``grade_scope``: where GrAdE's ratio ``r`` scales the temperature when a variant switches
+    GrAdE on: ``"actor"`` (the paper: the actor's entropy coefficient ``alpha r`` only; the
+    critics' soft target and the temperature loss use ``alpha``) or ``"all"`` (``alpha r`` in
+    the actor loss, the soft target and the temperature loss, so ``alpha`` is tuned against the
+    coefficient the actor sees: a variant the paper does not state).
 
     ``hidden``: the hidden layers of the actor and of each critic, one width (the paper's
     Table 1: one layer of 256) or a list of widths. The authors' own LunarLander checkpoints
@@ -58,6 +67,7 @@ class SACConfig:
     grokfast_alpha: float = sweepable(0.98)
     grokfast_lamb: float = sweepable(2.0)
     grade_beta: float = sweepable(0.9)
+    grade_scope: str = "actor"
     one_hot_observations: bool = False
     update_every: int = 1
     clip_rewards: bool = False
@@ -99,6 +109,8 @@ class SACConfig:
                      self.target_entropy_scale)
         _field_check(_is_real(self.grokfast_lamb), "grokfast_lamb", "a finite number",
                      self.grokfast_lamb)
+        _field_check(self.grade_scope in GRADE_SCOPES, "grade_scope",
+                     " or ".join(map(repr, GRADE_SCOPES)), self.grade_scope)
         for name in ("one_hot_observations", "clip_rewards"):
             value = getattr(self, name)
             _field_check(isinstance(value, bool), name, "true or false", value)

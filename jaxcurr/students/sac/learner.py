@@ -10,6 +10,8 @@ Polyak-averaged targets ``Q'_i``:
   ``alpha_ent = alpha`` or, with GrAdE on, ``alpha * r`` (``r`` from the actor's gradients)
 * temperature loss (paper eq. 5): ``E_s sum_a pi(a|s) [-alpha (log pi(a|s) + H_target)]``,
   ``H_target = c log|A|``, minimised over ``log alpha`` with Adam
+* with GrAdE on and ``grade_scope = "all"``, ``alpha r`` replaces ``alpha`` in the soft
+  target and the temperature loss too
 * targets: ``Q'_i <- tau Q_i + (1 - tau) Q'_i`` after every update.
 
 Actor and critics train with :func:`jaxcurr.students.variants.network_optimizer` (GrAdE
@@ -59,13 +61,15 @@ def actor_loss(probs, log_probs, q_min, alpha_ent) -> jax.Array:
     return jnp.mean(jnp.sum(probs * (alpha_ent * log_probs - q_min), axis=-1))
 
 
-def temperature_loss(log_alpha, probs, log_probs, target_entropy) -> jax.Array:
-    """``mean_batch sum_a pi(a|s) [-alpha (log pi(a|s) + H_target)]``, ``alpha = exp(log_alpha)``.
+def temperature_loss(log_alpha, probs, log_probs, target_entropy, scale=1.0) -> jax.Array:
+    """``mean_batch sum_a pi(a|s) [-scale alpha (log pi(a|s) + H_target)]``,
+    ``alpha = exp(log_alpha)`` (``scale``: GrAdE's ``r`` with ``grade_scope = "all"``, else 1).
 
-    Its gradient in ``log alpha`` is ``-alpha (H_target - H(pi))``: alpha grows while the
+    Its gradient in ``log alpha`` is ``-scale alpha (H_target - H(pi))``: alpha grows while the
     policy's entropy is below the target.
     """
-    return jnp.mean(jnp.sum(probs * (-jnp.exp(log_alpha) * (log_probs + target_entropy)), -1))
+    alpha = scale * jnp.exp(log_alpha)
+    return jnp.mean(jnp.sum(probs * (-alpha * (log_probs + target_entropy)), -1))
 
 
 def polyak_update(online: Any, target: Any, tau: Any) -> Any:
@@ -153,11 +157,15 @@ def make_learner(config: SACConfig, num_actions: int) -> LearnerFns:
                ) -> tuple[SACState, UpdateInfo]:
         tx = make_optimizer(variant)
         alpha = jnp.exp(learner.log_alpha)
+        ratio = entropy_coefficient(learner.actor_opt, 1.0, variant.grade)  # r, or 1
+        alpha_ent = alpha * ratio
+        elsewhere = ratio if config.grade_scope == "all" else 1.0  # target and temperature
 
         next_logits = actor_net.apply(learner.actor, batch.next_obs)
         next_q_min = jnp.min(critic_net.apply(learner.target_critic, batch.next_obs), axis=0)
         y = soft_target(batch.reward, batch.terminated, jax.nn.softmax(next_logits),
-                        jax.nn.log_softmax(next_logits), next_q_min, alpha, config.gamma)
+                        jax.nn.log_softmax(next_logits), next_q_min, alpha * elsewhere,
+                        config.gamma)
         y = jax.lax.stop_gradient(y)
 
         def critic_objective(params):
@@ -170,7 +178,6 @@ def make_learner(config: SACConfig, num_actions: int) -> LearnerFns:
         critic = optax.apply_updates(learner.critic, c_updates)
 
         q_min = jax.lax.stop_gradient(jnp.min(critic_net.apply(critic, batch.obs), axis=0))
-        alpha_ent = entropy_coefficient(learner.actor_opt, alpha, variant.grade)
 
         def actor_objective(params):
             logits = actor_net.apply(params, batch.obs)
@@ -183,7 +190,8 @@ def make_learner(config: SACConfig, num_actions: int) -> LearnerFns:
         actor = optax.apply_updates(learner.actor, a_updates)
 
         probs, log_probs = jax.lax.stop_gradient((probs, log_probs))
-        t_grad = jax.grad(temperature_loss)(learner.log_alpha, probs, log_probs, target_entropy)
+        t_grad = jax.grad(temperature_loss)(learner.log_alpha, probs, log_probs, target_entropy,
+                                            elsewhere)
         t_updates, alpha_opt = alpha_tx.update(t_grad, learner.alpha_opt, learner.log_alpha)
         log_alpha = optax.apply_updates(learner.log_alpha, t_updates)
 

@@ -28,7 +28,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist worksteal
 
 clean:
 	rm -rf $(VENV) runs

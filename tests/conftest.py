@@ -9,7 +9,9 @@ unchanged; only compile time is saved.
 
 Tests compile with XLA's CPU backend at optimisation level 0 (``TEST_XLA_FLAGS``): the suite is
 dominated by compiling many small programs once, and level 0 cuts that by about 40% (a
-PointMaze curriculum program: 25 s -> 15 s) while running them about 25% slower. The programs
+PointMaze curriculum program: 25 s -> 15 s) while running them about 25% slower. Each process
+runs XLA's CPU operations on one thread: the two xdist workers already fill the two cores
+(tests/test_kinds.py on 2 workers: 190 s -> 168 s). The programs
 (their HLO) are the ones users run; only LLVM's code generation differs, which moves float
 results in the last bits, never past the tests' tolerances. Tests that compare two runs
 compare runs compiled the same way; the few that compare bit for bit with results recorded at
@@ -31,7 +33,7 @@ settings.register_profile("jaxcurr", derandomize=True, database=None)
 settings.load_profile("jaxcurr")
 
 CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
-TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_multi_thread_eigen=false"
 
 
 def xla_flags(*extra):

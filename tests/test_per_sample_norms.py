@@ -17,10 +17,11 @@ from jaxcurr.students import MLPClassifier, per_sample_cross_entropy
 def _loop_norms(loss_fn, params, batch):
     """||grad l_b|| by jax.grad on each sample alone, accumulated in float64."""
     size = jax.tree_util.tree_leaves(batch)[0].shape[0]
+    grad_one = jax.jit(jax.grad(lambda p, one: loss_fn(p, one)[0]))
     norms = []
     for b in range(size):
         one = jax.tree_util.tree_map(lambda x, b=b: x[b:b + 1], batch)
-        grads = jax.grad(lambda p, one=one: loss_fn(p, one)[0])(params)
+        grads = grad_one(params, one)
         norms.append(np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2)
                                  for g in jax.tree_util.tree_leaves(grads))))
     return np.array(norms)

@@ -271,44 +271,47 @@ def episode_statistics(key, episodes: int, policy: str = "heuristic",
                        params: EnvParams | None = None):
     """``(return, length, landed)`` of ``episodes`` whole episodes (``[episodes]`` each) under
     :func:`heuristic` (``policy="heuristic"``) or uniform random actions (``"random"``);
-    ``landed``: the episode ended with the +100 of the sleep rule. Jit-compiled, vmapped; the
-    program is compiled once per policy and parameters."""
+    ``landed``: the episode ended with the +100 of the sleep rule. Jit-compiled, vmapped; one
+    program per parameters serves both policies (the policy is an argument), and it stops once
+    every episode has ended."""
     if policy not in ("heuristic", "random"):
         raise ValueError(f"policy must be 'heuristic' or 'random', got {policy!r}")
     params = params or EnvParams()
     try:
-        program = _episodes_program(policy, params)
+        program = _episodes_program(params)
     except TypeError:  # parameters holding arrays are not hashable: compiled for this call
-        program = _episodes_program.__wrapped__(policy, params)
-    return program(jax.random.split(key, episodes))
+        program = _episodes_program.__wrapped__(params)
+    return program(jax.random.split(key, episodes), jnp.bool_(policy == "heuristic"))
 
 
 @functools.lru_cache(maxsize=8)
-def _episodes_program(policy: str, params: EnvParams):
+def _episodes_program(params: EnvParams):
     env = LunarLander()
 
-    def episode(k):
+    def episode(k, use_heuristic):
         obs, state = env.reset_env(k, params)
 
         def body(carry, k_step):
             obs, state, total, length, landed, done = carry
             k_act, k_env = jax.random.split(k_step)
-            if policy == "heuristic":
-                a = heuristic(obs, params.continuous)
-            elif params.continuous:
-                a = jax.random.uniform(k_act, (2,), minval=-1.0, maxval=1.0)
+            if params.continuous:
+                random = jax.random.uniform(k_act, (2,), minval=-1.0, maxval=1.0)
             else:
-                a = jax.random.randint(k_act, (), 0, 4)
+                random = jax.random.randint(k_act, (), 0, 4)
+            a = jnp.where(use_heuristic, heuristic(obs, params.continuous), random)
             obs, state, r, d, _ = env.step_env(k_env, state, a, params)
             live = ~done
             return (obs, state, total + live * r, length + live,
-                    landed | (live & d & (r == 100.0)), done | d), None
+                    landed | (live & d & (r == 100.0)), done | d)
 
         init = (obs, state, jnp.float32(0.0), jnp.int32(0), jnp.bool_(False), jnp.bool_(False))
-        out, _ = jax.lax.scan(body, init, jax.random.split(k, params.max_steps_in_episode))
+        keys = jax.random.split(k, params.max_steps_in_episode)
+        out, _ = jax.lax.while_loop(
+            lambda c: ~c[0][5] & (c[1] < params.max_steps_in_episode),
+            lambda c: (body(c[0], keys[c[1]]), c[1] + 1), (init, jnp.int32(0)))
         return out[2], out[3], out[4]
 
-    return jax.jit(jax.vmap(episode))
+    return jax.jit(jax.vmap(episode, in_axes=(0, None)))
 
 
 def register_gymnax(env_id: str = GYMNAX_ID) -> None:

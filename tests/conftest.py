@@ -13,7 +13,8 @@ PointMaze curriculum program: 25 s -> 15 s) while running them about 25% slower.
 runs XLA's CPU operations on one thread: the two xdist workers already fill the two cores
 (tests/test_kinds.py on 2 workers: 190 s -> 168 s). The programs
 (their HLO) are the ones users run; only LLVM's code generation differs, which moves float
-results in the last bits, never past the tests' tolerances. Tests that compare two runs
+results in the last bits (one float32 comparison set tighter than float32 allows was widened
+to 1e-5 relative for it; no other tolerance changed). Tests that compare two runs
 compare runs compiled the same way; the few that compare bit for bit with results recorded at
 XLA's default level, or that mostly execute rather than compile, run their program in a
 subprocess at the default level (:func:`default_xla_environment`).

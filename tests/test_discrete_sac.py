@@ -480,6 +480,8 @@ def test_monte_carlo_evaluator_matches_the_exact_return_when_deterministic():
     ({"one_hot_observations": "yes"}, "one_hot_observations"),
     ({"num_episodes": True}, "num_episodes"), ({"update_every": 0}, "update_every"),
     ({"min_reward": math.nan}, "min_reward"), ({"clip_rewards": 1}, "clip_rewards"),
+    ({"hidden": 0}, "hidden"), ({"hidden": (200, 0)}, "hidden"), ({"hidden": ()}, "hidden"),
+    ({"grade_scope": "critic"}, "grade_scope"),
 ])
 def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=f"sac.{field}: got"):

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import Any
 
-from jaxcurr.core.validation import is_int, is_number, require, sweepable
+from jaxcurr.core.validation import hidden_sizes, is_int, is_number, require, sweepable
 
 
 def _field_check(ok: bool, field: str, allowed: str, value: Any) -> None:
@@ -75,10 +75,11 @@ class SACConfig:
     eval_episodes: int = 10
 
     def __post_init__(self):
-        _field_check((is_int(self.hidden) and self.hidden > 0) or (
-            isinstance(self.hidden, tuple) and len(self.hidden) > 0
-            and all(is_int(h) and h > 0 for h in self.hidden)), "hidden",
-            "a positive integer (one hidden layer) or a non-empty list of them", self.hidden)
+        if isinstance(self.hidden, tuple):
+            hidden_sizes("sac.hidden", self.hidden)
+        else:
+            _field_check(is_int(self.hidden) and self.hidden > 0, "hidden",
+                         "a positive integer (one hidden layer) or a list of them", self.hidden)
         for name in ("batch_size", "buffer_size", "num_episodes", "max_env_steps",
                      "eval_every", "update_every", "eval_episodes"):
             value = getattr(self, name)

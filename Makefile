@@ -16,7 +16,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 # torch==2.13.0 first: pip takes the CPU wheel kept on disk here; the extra then needs nothing more.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[tfds,dev,torch,tensorboard,wandb]"
+	$(BIN)/python -m pip install --quiet -e ".[tfds,dev,torch,tensorboard,wandb,mujoco]"
 	touch $(VENV)/.core $@
 
 install: $(VENV)/.core

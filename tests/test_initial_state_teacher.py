@@ -1,5 +1,7 @@
-"""The initial-state teacher: valid starts only, and its REINFORCE and baseline updates against
-a hand computation of the output-bias gradients and Adam's first step."""
+"""The initial-state teacher and start spaces: valid starts only (a maze's nearest free cells,
+Relocate's reset ranges), the two squashes against their formulas, and the REINFORCE and
+baseline updates against a hand computation of the output-bias gradients and Adam's first
+step."""
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jaxcurr.envs.start_spaces import nearest_cell
 from jaxcurr.teachers import initial_state as ist
 
 # a U-shaped maze: walls everywhere except row 1, row 3 and column 1 (rows 1-3)
@@ -19,7 +22,10 @@ FREE = np.argwhere(GRID == 0)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=4, max_size=4))
 def test_any_action_maps_to_the_nearest_free_cell(raw):
-    goal, reset = ist.cells_from_action(jnp.asarray(raw, jnp.float32), FREE, GRID.shape)
+    raw = jnp.asarray(raw, jnp.float32)
+    goal, reset = (nearest_cell(raw[:2], FREE, GRID.shape),
+                   nearest_cell(raw[2:], FREE, GRID.shape))
+    raw = np.asarray(raw).tolist()
     for cell, x in ((goal, raw[:2]), (reset, raw[2:])):
         assert GRID[tuple(np.asarray(cell))] == 0
         point = np.clip(np.asarray(x, np.float32), 0, 1) * np.array(GRID.shape, np.float32)
@@ -51,7 +57,7 @@ def test_reinforce_and_baseline_steps_against_hand_computation():
     ``dL/dc = 2 mean_t (V_t - G_t)``; Adam's first step moves a parameter by
     ``-lr * g / (|g| + 1e-8)``."""
     lr, std = 5e-3, 0.7
-    teacher = ist.start_teacher(FREE, GRID.shape, hidden=(8, 8), learning_rate=lr, std=std,
+    teacher = ist.start_teacher(4, 5, hidden=(8, 8), learning_rate=lr, std=std,
                                 episodes_per_trajectory=3, baseline_steps=1, updates=1)
     state = teacher.init(jax.random.PRNGKey(0))
     rng = np.random.default_rng(1)
@@ -59,8 +65,8 @@ def test_reinforce_and_baseline_steps_against_hand_computation():
     rewards = np.array([0.5, 2.0, 1.0], np.float32)
     raws = []
     for t in range(3):
-        raw, goal, reset = teacher.act(state, jnp.asarray(obs[t]), jax.random.PRNGKey(10 + t))
-        assert GRID[tuple(np.asarray(goal))] == 0 and GRID[tuple(np.asarray(reset))] == 0
+        raw, unit = teacher.act(state, jnp.asarray(obs[t]), jax.random.PRNGKey(10 + t))
+        np.testing.assert_array_equal(unit, np.clip(raw, 0, 1))
         raws.append(np.asarray(raw, np.float64))
         before = state
         state, info = teacher.observe(state, jnp.asarray(obs[t]), raw, jnp.float32(rewards[t]))
@@ -94,4 +100,21 @@ def test_reinforce_and_baseline_steps_against_hand_computation():
                                           ("baseline_steps", 1.5), ("updates", -1)])
 def test_bad_teacher_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"^teacher.{field}: got"):
-        ist.start_teacher(FREE, GRID.shape, **{field: value})
+        ist.start_teacher(4, 5, **{field: value})
+
+
+def test_squashes_match_their_formulas_and_the_cdf_spreads_starts():
+    """``clip`` piles a Gaussian's tails on the faces of the cube; ``Phi((x - 0.5) / sigma)``
+    makes the teacher's initial starts (mean 0.5) uniform: KS against U(0, 1)."""
+    from scipy import stats
+
+    raw = 0.5 + 0.7 * np.random.default_rng(0).normal(size=20_000).astype(np.float32)
+    clipped = np.asarray(ist.squash(jnp.asarray(raw), "clip", 0.7))
+    cdf = np.asarray(ist.squash(jnp.asarray(raw), "gaussian_cdf", 0.7))
+    np.testing.assert_array_equal(clipped, np.clip(raw, 0, 1))
+    np.testing.assert_allclose(cdf, stats.norm.cdf((raw - 0.5) / 0.7), atol=1e-6)
+    at_faces = np.mean((clipped == 0) | (clipped == 1))
+    assert at_faces == pytest.approx(2 * stats.norm.cdf(-0.5 / 0.7), abs=0.01)  # 0.475
+    assert stats.kstest(cdf, "uniform").pvalue > 0.01
+    with pytest.raises(ValueError, match="^teacher.squash: got 'tanh'"):
+        ist.start_teacher(4, 5, squash_kind="tanh")

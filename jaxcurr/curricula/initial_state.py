@@ -1,4 +1,4 @@
-"""The initial-state curriculum: a SAC student on a maze, a teacher choosing where it starts.
+"""The initial-state curriculum: a SAC student, a teacher choosing where its episodes start.
 
 One run (one seed of one method) of the gradient-norm paper's system (Campbell & Yoon 2023;
 docs/reference_facts.md §2), as pure
@@ -6,12 +6,14 @@ functions. Every env step: the student acts (uniform random for the first ``rand
 the transition goes to a flashbax buffer and, from ``learning_starts`` on, one SAC update runs
 (:mod:`jaxcurr.students.sac.continuous`), its actor gradient feeding the episode's signals
 (:mod:`jaxcurr.signals.actor_gradients`), and the student's value of each state feeds the episode's
-scores (:mod:`jaxcurr.signals.episode_scores`). When an episode ends (the maze's 300-step limit:
-the task is continuing, so transitions always bootstrap), the method's teacher
+scores (:mod:`jaxcurr.signals.episode_scores`). When an episode ends (the env's step limit:
+PointMaze and Relocate never terminate, so transitions always bootstrap), the method's teacher
 (:mod:`jaxcurr.teachers.initial_state`: REINFORCE, ALP-GMM or Robust PLR) is rewarded with the
-chosen signal and picks the next start (``reset_to_cells``); without a teacher the env's
-default reset is used. A start's level is its (goal cell, start cell) pair: the
-return-progress and MaxMC scores keep each level's last and best return. Optionally the replay
+chosen signal and picks the next start, a point of the unit cube that the environment's
+:class:`~jaxcurr.envs.start_spaces.StartSpace` maps onto a valid start (a maze's goal and reset
+cells, Relocate's ball and target positions); without a teacher the env's default reset is
+used. Each start has a level (a maze's (goal cell, start cell) pair): the return-progress and
+MaxMC scores keep each level's last and best return. Optionally the replay
 buffer is cleared at every episode end (the authors' option). A window is ``eval_every`` env
 steps followed by an evaluation: ``eval_episodes`` episodes from the default reset with the
 actor's mean action.
@@ -30,7 +32,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.envs.point_maze.env import MazeSetup
+from jaxcurr.envs.start_spaces import StartSpace
 from jaxcurr.signals import actor_gradients as rl_signals
 from jaxcurr.signals import episode_scores
 from jaxcurr.signals.episode_scores import SIGNALS
@@ -47,8 +49,8 @@ from jaxcurr.students.sac.continuous import (
 )
 from jaxcurr.teachers.initial_state import StartTeacher
 
-EPISODE_LOGS = ("return", "success", "goal_distance", "goal_cell", "reset_cell", "end_step",
-                *(f"signal_{name}" for name in SIGNALS))
+EPISODE_LOGS = ("return", "success", "goal_distance", "end_step",
+                *(f"signal_{name}" for name in SIGNALS))  # + the start space's log_names
 UPDATE_MEANS = ("critic_loss", "actor_loss", "entropy")
 
 
@@ -70,8 +72,8 @@ class RunState(NamedTuple):
     episodes: jax.Array
     episode_return: jax.Array
     episode_length: jax.Array  # int32: steps of this episode so far
-    start: jax.Array  # [4]: this episode's goal xy and start xy
-    cells: jax.Array  # [2]: this episode's goal and reset cell indices (row-major)
+    start: jax.Array  # [start_size]: this episode's start as the teacher sees it
+    cells: jax.Array  # the start space's log values (a maze's goal and reset cell indices)
     grads: rl_signals.EpisodeGradients
     episode: jax.Array  # [3, max_steps]: reward, V(s_t), V(s_t+1) of this episode's steps
     level: jax.Array  # int32: this episode's (goal cell, start cell) pair
@@ -90,16 +92,7 @@ class Program(NamedTuple):
     window: Callable[[RunState, Method], tuple[RunState, dict]]
 
 
-def _cell_index(cell: jax.Array, grid_shape: tuple[int, int]) -> jax.Array:
-    return (cell[0] * grid_shape[1] + cell[1]).astype(jnp.float32)
-
-
-def _start_of(obs: jax.Array) -> jax.Array:
-    """Goal xy and position xy from a flat observation ``[achieved, desired, x, y, vx, vy]``."""
-    return jnp.concatenate([obs[2:4], obs[0:2]])
-
-
-def make_program(maze: MazeSetup, config: ContinuousSACConfig,
+def make_program(space: StartSpace, config: ContinuousSACConfig,
                  teachers: tuple[StartTeacher, ...], total_steps: int, eval_every: int = 5_000,
                  eval_episodes: int = 10, clear_buffer: bool = False,
                  return_scale: float | None = None, gae_lambda: float = 0.95) -> Program:
@@ -107,40 +100,33 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
     ``return_scale`` multiplies the return in the teacher's observation (default
     ``1 / max_steps``, so it lies in [0, 1] for rewards in [0, 1]); ``gae_lambda`` is the
     positive value loss's lambda."""
-    env, params = maze.env, maze.params
+    env, params, max_steps = space.env, space.params, space.max_steps
     low, high = action_bounds(env, params)
     sac = make_continuous_sac(config, low, high)
     replay = make_replay(config, total_steps)
-    max_episodes = -(-total_steps // maze.max_steps)
-    scale = 1.0 / maze.max_steps if return_scale is None else return_scale
-    free_index = jnp.full(maze.grid_shape, -1, jnp.int32).at[
-        tuple(maze.free_cells.T)].set(jnp.arange(len(maze.free_cells)))
-    num_free = len(maze.free_cells)
+    max_episodes = -(-total_steps // max_steps)
+    scale = 1.0 / max_steps if return_scale is None else return_scale
 
-    def level_of(start: jax.Array) -> jax.Array:
-        """The (goal cell, start cell) pair of a start ``[goal xy, position xy]``."""
-        cell = maze.xy_to_cell(start.reshape(2, 2))
-        index = free_index[cell[:, 0], cell[:, 1]]
-        return index[0] * num_free + index[1]
+    def episode_logs(env_state) -> tuple[str, ...]:
+        """The log's columns: EPISODE_LOGS, the start space's, MuJoCo's warning count."""
+        warnings = ("mujoco_warnings",) if hasattr(env_state, "warnings") else ()
+        return (*EPISODE_LOGS, *space.log_names, *warnings)
 
     def teacher_reset(key, teacher_states: tuple, method: Method, teacher_obs):
-        """Next start: the method's teacher's cells, or the default reset without one."""
+        """Next start: the method's teacher's point of the start space, or the default reset
+        without one."""
         k_act, k_reset = jax.random.split(key)
         keys = [k_act, *(jax.random.fold_in(k_act, i) for i in range(1, len(teachers)))]
         picks = [t.act(s, teacher_obs, k) for t, s, k in
                  zip(teachers, teacher_states, keys, strict=True)]
         which = jnp.clip(method.teacher - 1, 0, len(teachers) - 1)
-        raw, goal_cell, reset_cell = (jnp.stack(parts)[which] for parts in zip(*picks,
-                                                                             strict=True))
-        obs_t, env_t = maze.reset_to_cells(k_reset, params, goal_cell, reset_cell)
+        raw, unit = (jnp.stack(parts)[which] for parts in zip(*picks, strict=True))
+        obs_t, env_t = space.reset_to(k_reset, unit)
         obs_d, env_d = env.reset_env(k_reset, params)
         use = method.teacher > 0
         obs = jnp.where(use, obs_t, obs_d)
         env_state = jax.tree.map(lambda t, d: jnp.where(use, t, d), env_t, env_d)
-        cells = jnp.stack([_cell_index(goal_cell, maze.grid_shape),
-                           _cell_index(reset_cell, maze.grid_shape)])
-        cells = jnp.where(use, cells, jnp.nan)  # default resets are not on a cell
-        return obs, env_state, raw, cells
+        return obs, env_state, raw, space.log_values(unit, env_state, use)
 
     def env_step(state: RunState, method: Method) -> RunState:
         """One env step of the student; when the episode ends, the teacher is rewarded with the
@@ -156,7 +142,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
         episode_return = state.episode_return + out.reward
         t = state.episode_length
         values = sac.value(learner, jnp.stack([state.obs, out.obs]))  # V(s_t), V(s_t+1)
-        episode = state.episode.at[:, jnp.minimum(t, maze.max_steps - 1)].set(
+        episode = state.episode.at[:, jnp.minimum(t, max_steps - 1)].set(
             jnp.stack([out.reward, values[0], values[1]]))
 
         # episode end: scores, log, reward the teacher, next start
@@ -186,10 +172,12 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
 
         row = {"return": episode_return,
                "success": jnp.asarray(out.info["success"], jnp.float32),
-               "goal_distance": jnp.linalg.norm(state.start[:2] - state.start[2:]),
-               "goal_cell": state.cells[0], "reset_cell": state.cells[1],
+               "goal_distance": space.distance(state.start),
+               **{name: state.cells[i] for i, name in enumerate(space.log_names)},
                "end_step": (state.step + 1).astype(jnp.float32),
                **{f"signal_{n}": signals[n] for n in SIGNALS}}
+        if hasattr(out.env_state, "warnings"):  # MuJoCo's, this episode (host physics)
+            row["mujoco_warnings"] = out.env_state.warnings.astype(jnp.float32)
         index = jnp.minimum(state.episodes, max_episodes - 1)
         log = write_episode(state.log, index, row, done)
 
@@ -201,7 +189,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
             buffer_state = buffer_state.replace(
                 current_index=jnp.where(done, 0, buffer_state.current_index),
                 is_full=jnp.logical_and(buffer_state.is_full, ~done))
-        next_start = _start_of(next_obs)
+        next_start = space.describe(next_env)
         return RunState(
             learner=learner, buffer=buffer_state, env_state=pick(next_env, out.env_state),
             obs=pick(next_obs, out.obs), key=key, step=state.step + 1,
@@ -211,7 +199,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
             start=pick(next_start, state.start), cells=pick(cells, state.cells),
             grads=pick(rl_signals.empty(learner.actor), grads),
             episode=episode,  # entries past an episode's length are masked, never read
-            level=pick(level_of(next_start), state.level), level_returns=level_returns,
+            level=pick(space.level_of(next_start), state.level), level_returns=level_returns,
             update_sums=update_sums, teacher=teacher_states,
             teacher_obs=pick(teacher_obs, state.teacher_obs),
             raw_action=pick(raw, state.raw_action), log=log)
@@ -220,7 +208,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
         """Mean return and final-step success rate of the mean action from default resets."""
         returns, last = rollout_returns(env, params, lambda obs, k: sac.mean_action(actor, obs),
                                         jax.random.split(key, eval_episodes), 1.0,
-                                        maze.max_steps)
+                                        max_steps)
         return jnp.mean(returns), jnp.mean(last["success"].astype(jnp.float32))
 
     def window(state: RunState, method: Method) -> tuple[RunState, dict]:
@@ -249,7 +237,7 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
         k_learner, k_teacher, k_reset, k_run = jax.random.split(key, 4)
         teacher_states = tuple(t.init(jax.random.fold_in(k_teacher, i) if i else k_teacher)
                                for i, t in enumerate(teachers))
-        teacher_obs = jnp.zeros((5,), jnp.float32)  # [return, goal xy, start xy]
+        teacher_obs = jnp.zeros((1 + space.start_size,), jnp.float32)  # [return, start]
         obs, env_state, raw, cells = teacher_reset(k_reset, teacher_states, method,
                                                    teacher_obs)
         learner = sac.init(k_learner, obs)
@@ -259,13 +247,13 @@ def make_program(maze: MazeSetup, config: ContinuousSACConfig,
             learner=learner, buffer=replay.init(example), env_state=env_state, obs=obs,
             key=k_run, step=jnp.zeros([], jnp.int32), episodes=jnp.zeros([], jnp.int32),
             episode_return=jnp.zeros([], jnp.float32),
-            episode_length=jnp.zeros([], jnp.int32), start=_start_of(obs),
+            episode_length=jnp.zeros([], jnp.int32), start=space.describe(env_state),
             cells=cells, grads=rl_signals.empty(learner.actor),
-            episode=jnp.zeros((3, maze.max_steps), jnp.float32),
-            level=level_of(_start_of(obs)),
-            level_returns=jnp.full((2, num_free * num_free), jnp.nan, jnp.float32),
+            episode=jnp.zeros((3, max_steps), jnp.float32),
+            level=space.level_of(space.describe(env_state)),
+            level_returns=jnp.full((2, len(space.levels)), jnp.nan, jnp.float32),
             update_sums=jnp.zeros((len(UPDATE_MEANS) + 1,), jnp.float32),
             teacher=teacher_states, teacher_obs=teacher_obs, raw_action=raw,
-            log=empty_log(EPISODE_LOGS, max_episodes))
+            log=empty_log(episode_logs(env_state), max_episodes))
 
     return Program(init, window)

@@ -1,8 +1,12 @@
-"""Kind ``initial_state_curriculum``: a teacher picks a SAC student's starts on PointMaze.
+"""Kind ``initial_state_curriculum``: a teacher picks a SAC student's starts.
 
 The gradient-norm paper's system (Campbell & Yoon 2023, "Automatic Curriculum Learning with
 Gradient Reward Signals"; docs/reference_facts.md §2) with
-:mod:`jaxcurr.curricula.initial_state`. Methods are the point axis, all in one program:
+:mod:`jaxcurr.curricula.initial_state`, on ``env.name``: ``"point_maze"`` (PointMaze, the
+``[maze]`` section) or ``"adroit_relocate"`` (``AdroitHandRelocate-v1`` on MuJoCo, physics path
+``env.physics``: ``"host"``, ``"mjx"`` or ``"auto"``, host on CPU and MJX on accelerators; the
+teacher chooses ball and target positions, and with ``env.hand_start`` the hand's joints too).
+Methods are the point axis, all in one program:
 
 * ``no_teacher``: the maze's default resets;
 * ``mean_norm``: the teacher rewarded by the mean of per-update actor-gradient norms (reward 1);
@@ -46,6 +50,7 @@ from jaxcurr.kinds import initial_state_curriculum_report as report
 from jaxcurr.signals.actor_gradients import RL_SIGNALS
 from jaxcurr.signals.episode_scores import SIGNALS
 from jaxcurr.students.sac.continuous import ContinuousSACConfig
+from jaxcurr.teachers.initial_state import SQUASHES
 from jaxcurr.teachers.initial_state import START_TEACHERS as TEACHERS
 
 METHODS = ("no_teacher", *RL_SIGNALS)  # the REINFORCE teacher with each gradient signal
@@ -80,12 +85,38 @@ class MazeConfig:
                    point_maze.MAX_CONTACT_MARGIN, high_open=True)
 
 
+ENVS = ("point_maze", "adroit_relocate")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """Which environment: ``name`` in :data:`ENVS`; for the MuJoCo ones the physics path
+    (``"host"``, ``"mjx"``, ``"auto"``: host on CPU, MJX on accelerators), Relocate's level grid
+    (``start_bins`` per ball/target coordinate) and the optional hand start
+    (``hand_start``; joint velocities within ``+-hand_speed`` rad/s)."""
+
+    name: str = "point_maze"
+    physics: str = "auto"
+    start_bins: int = 3
+    hand_start: bool = False
+    hand_speed: float = 1.0
+
+    def __post_init__(self):
+        choice("env.name", self.name, ENVS)
+        choice("env.physics", self.physics, ("auto", "host", "mjx"))
+        require_positive_int("env.start_bins", self.start_bins)
+        require(isinstance(self.hand_start, bool), "env.hand_start", "true or false",
+                self.hand_start)
+        require_in("env.hand_speed", self.hand_speed, 0.0, 100.0, low_open=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class TeacherConfig:
     """The REINFORCE start teacher (:func:`jaxcurr.teachers.initial_state.start_teacher`),
     ALP-GMM's (``alp_*``, :func:`jaxcurr.teachers.alp_gmm.alp_gmm_teacher`) and Robust PLR's
-    (``plr_*``, :func:`jaxcurr.teachers.plr.plr_teacher`) settings, and the positive value
-    loss's ``gae_lambda``."""
+    (``plr_*``, :func:`jaxcurr.teachers.plr.plr_teacher`) settings, the positive value
+    loss's ``gae_lambda`` and the REINFORCE teacher's ``squash`` into the unit cube
+    (``"clip"``, the authors', or ``"gaussian_cdf"``)."""
 
     hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 5e-3
@@ -104,9 +135,11 @@ class TeacherConfig:
     plr_temperature: float = 0.3
     plr_staleness: float = 0.3
     gae_lambda: float = 0.95
+    squash: str = "clip"
 
     def __post_init__(self):
         require_in("teacher.gae_lambda", self.gae_lambda, 0.0, 1.0)
+        choice("teacher.squash", self.squash, SQUASHES)
         hidden_sizes("teacher.hidden", self.hidden)
         require_in("teacher.learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
         require_in("teacher.std", self.std, 0.0, 10.0, low_open=True)
@@ -148,6 +181,7 @@ class RunConfig(RunSettings):
 @dataclasses.dataclass(frozen=True)
 class MazeExperiment(Experiment):
     methods: MethodsConfig = MethodsConfig()
+    env: EnvConfig = EnvConfig()
     maze: MazeConfig = MazeConfig()
     sac: ContinuousSACConfig = ContinuousSACConfig()
     teacher: TeacherConfig = TeacherConfig()
@@ -155,8 +189,9 @@ class MazeExperiment(Experiment):
     run: RunConfig = RunConfig()
 
 
-SECTIONS = {"methods": MethodsConfig, "maze": MazeConfig, "sac": ContinuousSACConfig,
-            "teacher": TeacherConfig, "report": report.ReportConfig, "run": RunConfig}
+SECTIONS = {"methods": MethodsConfig, "env": EnvConfig, "maze": MazeConfig,
+            "sac": ContinuousSACConfig, "teacher": TeacherConfig, "report": report.ReportConfig,
+            "run": RunConfig}
 
 
 def from_dict(values: dict) -> MazeExperiment:
@@ -167,28 +202,44 @@ def to_dict(config: MazeExperiment) -> dict:
     return experiment_to_dict(config, SECTIONS, "initial_state_curriculum")
 
 
+def start_space(config: MazeExperiment):
+    """The environment's :class:`~jaxcurr.envs.start_spaces.StartSpace`."""
+    from jaxcurr.envs import start_spaces
+
+    if config.env.name == "point_maze":
+        from jaxcurr.envs.point_maze import env as point_maze
+
+        return start_spaces.maze_start_space(point_maze.make_maze(
+            config.maze.map, config.maze.reward_type, config.maze.contact_margin))
+    from jaxcurr.envs.mujoco.relocate import AdroitRelocate
+
+    physics = None if config.env.physics == "auto" else config.env.physics
+    env = AdroitRelocate(physics)
+    return start_spaces.relocate_start_space(env, env.default_params, config.env.start_bins,
+                                             config.env.hand_start, config.env.hand_speed)
+
+
 def build_program(config: MazeExperiment):
-    """The maze and the run's :class:`~jaxcurr.curricula.initial_state.Program`."""
+    """The run's :class:`~jaxcurr.curricula.initial_state.Program`."""
     from jaxcurr.curricula.initial_state import make_program
-    from jaxcurr.envs.point_maze import env as point_maze
     from jaxcurr.teachers import initial_state as starts
 
-    maze = point_maze.make_maze(config.maze.map, config.maze.reward_type,
-                                config.maze.contact_margin)
+    space = start_space(config)
     t = config.teacher
-    reinforce = starts.start_teacher(maze.free_cells, maze.grid_shape, hidden=t.hidden,
+    reinforce = starts.start_teacher(space.dim, 1 + space.start_size, hidden=t.hidden,
                                      learning_rate=t.learning_rate, std=t.std,
                                      episodes_per_trajectory=t.episodes_per_trajectory,
-                                     baseline_steps=t.baseline_steps, updates=t.updates)
+                                     baseline_steps=t.baseline_steps, updates=t.updates,
+                                     squash_kind=t.squash)
     alp_gmm = starts.alp_gmm_start_teacher(
-        maze.free_cells, maze.grid_shape, max_components=t.alp_max_components,
+        space.dim, max_components=t.alp_max_components,
         fit_every=t.alp_fit_every, fit_window=t.alp_fit_window, history=t.alp_history,
         em_iters=t.alp_em_iters, random_share=t.alp_random_share)
-    plr = starts.plr_start_teacher(maze.free_cells, buffer_size=t.plr_buffer_size,
+    plr = starts.plr_start_teacher(space.levels, buffer_size=t.plr_buffer_size,
                                    replay_prob=t.plr_replay_prob,
                                    temperature=t.plr_temperature, staleness=t.plr_staleness)
     r = config.run
-    return make_program(maze, config.sac, (reinforce, alp_gmm, plr), r.total_steps,
+    return make_program(space, config.sac, (reinforce, alp_gmm, plr), r.total_steps,
                         r.eval_every, r.eval_episodes, r.clear_buffer,
                         gae_lambda=t.gae_lambda)
 
@@ -225,7 +276,8 @@ def make_engine(config: MazeExperiment) -> Engine:
 
 KIND = Kind(
     name="initial_state_curriculum",
-    description="SAC on PointMaze, a teacher choosing starts by actor-gradient signals",
+    description="SAC on PointMaze or AdroitHandRelocate, a teacher choosing starts by "
+                "actor-gradient signals",
     from_dict=from_dict, to_dict=to_dict, prepare=no_data, make_engine=make_engine,
     variants=methods, summarize=report.summarize, format_summary=report.format_summary,
     figures=report.figures)

@@ -95,6 +95,9 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
                 nanmean(succ, 1) - nanmean(m["eval_success"][base], 1), 4)
         if name != "no_teacher" and "goal_distance" in metrics.final:
             row.update(curriculum_stats(metrics.final["goal_distance"][p]))
+        if "mujoco_warnings" in metrics.final:  # per seed: MuJoCo warnings over all episodes
+            row["mujoco_warnings_per_seed"] = np.nansum(
+                metrics.final["mujoco_warnings"][p], axis=-1).astype(int).tolist()
         out["methods"][name] = row
     out["env_steps_done"] = done
     return out
@@ -108,6 +111,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         final = next(v for k, v in row.items() if k.startswith("eval_success_last"))
         lines.append(f"  {name:<22} eval return AUC {auc['mean']} +- {auc['ci95']}; "
                      f"final success {final['mean']} +- {final['ci95']}")
+        if any(row.get("mujoco_warnings_per_seed", ())):
+            lines.append(f"  {'':<22} MuJoCo warnings per seed: "
+                         f"{row['mujoco_warnings_per_seed']}")
     return "\n".join(lines)
 
 
@@ -149,6 +155,8 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
     ax.legend(fontsize=8)
     fig.tight_layout()
     out.append(save_figure(fig, Path(run_dir) / "figures" / "goal_distance.png"))
+    if "goal_cell" not in final:  # the chosen-cell maps are a maze's
+        return out
     grid = point_maze.maze_map(config.maze.map).shape
     fig, axes = plt.subplots(2, len(teachers), figsize=(3.2 * len(teachers), 5.6),
                              squeeze=False)

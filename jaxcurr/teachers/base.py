@@ -44,11 +44,13 @@ class Teacher(NamedTuple):
 
 
 class StartTeacher(NamedTuple):
-    """An episode-start teacher over a maze's free cells.
+    """An episode-start teacher over the unit cube of a start space
+    (:class:`~jaxcurr.envs.start_spaces.StartSpace`).
 
-    ``init(key) -> state``; ``act(state, obs, key) -> (raw [4], goal_cell [2], reset_cell
-    [2])``; ``observe(state, obs, raw, reward) -> (state, info)`` records one episode's reward
-    (and learns when its schedule says so); ``end_window(state) -> state``, the teacher's work
+    ``init(key) -> state``; ``act(state, obs, key) -> (raw [dim], unit [dim])``: what it
+    records and the start it picks, a point of ``[0, 1]^dim``; ``observe(state, obs, raw,
+    reward) -> (state, info)`` records one episode's reward (and learns when its schedule says
+    so); ``end_window(state) -> state``, the teacher's work
     between logged windows (ALP-GMM's refits; identity for the others).
     """
 

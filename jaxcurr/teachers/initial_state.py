@@ -15,12 +15,15 @@ student's actor (:mod:`jaxcurr.signals.actor_gradients`). After ``k`` episodes:
 
 Policy and baseline are 2 x 64 tanh MLPs with Adam 5e-3; the policy's mean is
 ``sigmoid(MLP(o))`` with a fixed standard deviation ``sigma = 0.7`` per coordinate (the authors'
-Gaussian). The authors' raw action could name wall cells; here it is always valid:
-:func:`cells_from_action` clips each coordinate to ``[0, 1]`` (the squash), scales it to the
-maze's grid (``row = x_0 H``, ``col = x_1 W`` in cell units, cell ``(i, j)`` centred at
-``(i + 0.5, j + 0.5)``) and takes the nearest free cell's centre (ties: lowest row-major
-index). The REINFORCE likelihood is the raw Gaussian sample's, so the mapping is part of the
-teacher's environment.
+Gaussian). The authors' raw sample was used as the start directly and could name wall cells;
+here it is squashed into the unit cube (:func:`squash`) and a
+:class:`~jaxcurr.envs.start_spaces.StartSpace` maps that point onto a valid start. Squashes:
+``"clip"`` (the authors' range, ``clip(x, 0, 1)``: at the initial mean 0.5 a Gaussian of std
+0.7 puts 47.5% of each coordinate on a face of the cube, so most maze starts land in corner
+cells) or ``"gaussian_cdf"``
+(``Phi((x - 0.5) / sigma)``: at the initial mean 0.5 the starts are uniform in the cube). The
+REINFORCE likelihood is the raw Gaussian sample's, so the squash is part of the teacher's
+environment.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from jaxcurr.teachers.base import StartTeacher
 from jaxcurr.teachers.reinforce import TanhMLP
 
 START_TEACHERS = ("none", "reinforce", "alp_gmm", "plr")  # "none": the env's default resets
+SQUASHES = ("clip", "gaussian_cdf")
 
 
 class StartTeacherState(NamedTuple):
@@ -47,23 +51,17 @@ class StartTeacherState(NamedTuple):
     baseline: Any
     baseline_opt: Any
     obs: jax.Array  # [k, obs_dim]
-    actions: jax.Array  # [k, 4] raw Gaussian samples
+    actions: jax.Array  # [k, dim] raw Gaussian samples
     rewards: jax.Array  # [k]
     filled: jax.Array  # int32
 
 
-def cells_from_action(raw: jax.Array, free_cells: np.ndarray, grid_shape: tuple[int, int]
-                      ) -> tuple[jax.Array, jax.Array]:
-    """``(goal_cell, reset_cell)``, int32 ``(row, col)`` free cells for a raw action ``[4]``."""
-    cells = jnp.asarray(free_cells, jnp.int32)
-    centres = cells.astype(jnp.float32) + 0.5
-    size = jnp.asarray(grid_shape, jnp.float32)
-
-    def nearest(x):
-        point = jnp.clip(x, 0.0, 1.0) * size
-        return cells[jnp.argmin(jnp.sum((centres - point) ** 2, axis=-1))]
-
-    return nearest(raw[:2]), nearest(raw[2:])
+def squash(raw: jax.Array, kind: str, std: float) -> jax.Array:
+    """A raw Gaussian sample in the unit cube: ``clip(raw, 0, 1)`` or
+    ``Phi((raw - 0.5) / std)`` (``kind`` in :data:`SQUASHES`)."""
+    if kind == "clip":
+        return jnp.clip(raw, 0.0, 1.0)
+    return jax.scipy.stats.norm.cdf((raw - 0.5) / std)
 
 
 def returns_to_go(rewards: jax.Array) -> jax.Array:
@@ -83,19 +81,22 @@ def gaussian_log_prob(x: jax.Array, mean: jax.Array, std: float) -> jax.Array:
     return jnp.sum(-0.5 * z**2 - jnp.log(std) - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
 
 
-def start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int], obs_dim: int = 5,
-                  hidden: Sequence[int] = (64, 64), learning_rate: float = 5e-3,
-                  std: float = 0.7, episodes_per_trajectory: int = 5,
-                  baseline_steps: int = 5, updates: int = 1) -> StartTeacher:
-    """The teacher of the module docstring for a maze's ``free_cells`` ``[K, 2]``."""
+def start_teacher(dim: int, obs_dim: int, hidden: Sequence[int] = (64, 64),
+                  learning_rate: float = 5e-3, std: float = 0.7,
+                  episodes_per_trajectory: int = 5, baseline_steps: int = 5, updates: int = 1,
+                  squash_kind: str = "clip") -> StartTeacher:
+    """The teacher of the module docstring over ``[0, 1]^dim`` (its observation: ``obs_dim``
+    numbers)."""
     for name, value in (("episodes_per_trajectory", episodes_per_trajectory),
                         ("baseline_steps", baseline_steps), ("updates", updates)):
         if not (isinstance(value, int) and value >= 1):
             raise ValueError(f"teacher.{name}: got {value!r}; allowed: an integer >= 1")
     if not std > 0:
         raise ValueError(f"teacher.std: got {std!r}; allowed: a positive number")
+    if squash_kind not in SQUASHES:
+        raise ValueError(f"teacher.squash: got {squash_kind!r}; allowed: one of {SQUASHES}")
     k = episodes_per_trajectory
-    policy_net, baseline_net = TanhMLP(tuple(hidden), 4), TanhMLP(tuple(hidden), 1)
+    policy_net, baseline_net = TanhMLP(tuple(hidden), dim), TanhMLP(tuple(hidden), 1)
     tx = optax.adam(learning_rate)
 
     def init(key: jax.Array) -> StartTeacherState:
@@ -105,16 +106,15 @@ def start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int], obs_dim: 
         baseline = baseline_net.init(k_baseline, example)
         return StartTeacherState(policy, tx.init(policy), baseline, tx.init(baseline),
                                  jnp.zeros((k, obs_dim), jnp.float32),
-                                 jnp.zeros((k, 4), jnp.float32), jnp.zeros((k,), jnp.float32),
+                                 jnp.zeros((k, dim), jnp.float32), jnp.zeros((k,), jnp.float32),
                                  jnp.zeros([], jnp.int32))
 
     def mean(state: StartTeacherState, obs: jax.Array) -> jax.Array:
         return jax.nn.sigmoid(policy_net.apply(state.policy, obs))
 
     def act(state: StartTeacherState, obs: jax.Array, key: jax.Array):
-        raw = mean(state, obs) + std * jax.random.normal(key, (4,))
-        goal, reset = cells_from_action(raw, free_cells, grid_shape)
-        return raw, goal, reset
+        raw = mean(state, obs) + std * jax.random.normal(key, (dim,))
+        return raw, squash(raw, squash_kind, std)
 
     def learn(state: StartTeacherState) -> tuple[StartTeacherState, dict]:
         returns = returns_to_go(state.rewards)
@@ -158,17 +158,16 @@ def start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int], obs_dim: 
     return StartTeacher(init, act, observe)
 
 
-def alp_gmm_start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int],
-                          **settings: Any) -> StartTeacher:
-    """ALP-GMM (:mod:`jaxcurr.teachers.alp_gmm`) over the starts ``[0, 1]^4`` (goal, reset),
-    mapped to free cells as the REINFORCE teacher's actions are (:func:`cells_from_action`);
-    ``settings`` go to :func:`~jaxcurr.teachers.alp_gmm.alp_gmm_teacher`. Its state is the
-    ALP-GMM state and a key for the refits. ``observe`` records the episode's ALP; the
+def alp_gmm_start_teacher(dim: int, **settings: Any) -> StartTeacher:
+    """ALP-GMM (:mod:`jaxcurr.teachers.alp_gmm`) over the starts ``[0, 1]^dim``, mapped onto
+    valid starts by the start space as the REINFORCE teacher's are; ``settings`` go to
+    :func:`~jaxcurr.teachers.alp_gmm.alp_gmm_teacher`. Its state is the ALP-GMM state and a key
+    for the refits. ``observe`` records the episode's ALP; the
     mixtures are refitted in ``end_window`` once ``fit_every`` episodes have passed (a refit
     due mid-window waits for the window's end)."""
     from jaxcurr.teachers.alp_gmm import alp_gmm_teacher
 
-    alp = alp_gmm_teacher(np.zeros(4), np.ones(4), **settings)
+    alp = alp_gmm_teacher(np.zeros(dim), np.ones(dim), **settings)
 
     def init(key):
         k_init, k_run = jax.random.split(key)
@@ -177,7 +176,7 @@ def alp_gmm_start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int],
     def act(state, obs, key):
         del obs
         raw = alp.sample(state[0], key)
-        return (raw, *cells_from_action(raw, free_cells, grid_shape))
+        return raw, raw
 
     def observe(state, obs, raw, reward):
         del obs
@@ -191,23 +190,23 @@ def alp_gmm_start_teacher(free_cells: np.ndarray, grid_shape: tuple[int, int],
     return StartTeacher(init, act, observe, end_window)
 
 
-def plr_start_teacher(free_cells: np.ndarray, **settings: Any) -> StartTeacher:
-    """Robust PLR (:mod:`jaxcurr.teachers.plr`) over the ``F^2`` starts (goal cell, reset
-    cell) of the ``F`` free cells, level ``l = F * goal + reset``; ``settings`` go to
-    :func:`~jaxcurr.teachers.plr.plr_teacher`. The action it records is ``[l, replayed, 0,
-    0]``."""
+def plr_start_teacher(levels: np.ndarray, **settings: Any) -> StartTeacher:
+    """Robust PLR (:mod:`jaxcurr.teachers.plr`) over a start space's ``L`` levels ``[L, dim]``
+    (unit points; a maze's level ``l = F * goal + reset`` of its ``F`` free cells); ``settings``
+    go to :func:`~jaxcurr.teachers.plr.plr_teacher`. The action it records is ``[l, replayed,
+    0, ...]``."""
     from jaxcurr.teachers.plr import plr_teacher
 
-    cells = jnp.asarray(free_cells, jnp.int32)
-    count = cells.shape[0]
-    plr = plr_teacher(count * count, **settings)
+    points = jnp.asarray(levels, jnp.float32)
+    count, dim = points.shape
+    plr = plr_teacher(count, **settings)
 
     def act(state, obs, key):
         del obs
         level, replayed = plr.sample(state, key)
-        raw = jnp.stack([level.astype(jnp.float32), replayed.astype(jnp.float32),
-                         jnp.zeros([]), jnp.zeros([])])
-        return raw, cells[level // count], cells[level % count]
+        raw = jnp.zeros((dim,), jnp.float32).at[:2].set(
+            jnp.stack([level.astype(jnp.float32), replayed.astype(jnp.float32)]))
+        return raw, points[level]
 
     def observe(state, obs, raw, reward):
         del obs

@@ -1,0 +1,1 @@
+"""MuJoCo environments of gymnasium-robotics, two physics paths behind the gymnax API."""

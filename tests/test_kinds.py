@@ -50,6 +50,13 @@ def start_curriculum_values(**run):
                     "chunk_logs": 2, "checkpoint_every": 1, **run}}
 
 
+def adroit_curriculum_values(**run):
+    values = start_curriculum_values(total_steps=800, eval_every=200, eval_episodes=1, **run)
+    values["env"] = {"name": "adroit_relocate", "physics": "host"}
+    values["sac"].update(learning_starts=300, buffer_size=500)
+    return values
+
+
 def _write(tmp_path, values, name="exp.toml"):
     path = tmp_path / name
     path.write_bytes(tomli_w.dumps(values).encode())
@@ -88,6 +95,8 @@ KINDS = {
     "ppo": lambda tiny: ppo_values("ppo"),
     "ppo_episodic": lambda tiny: ppo_values("ppo_episodic"),
     "initial_state_curriculum": lambda tiny: start_curriculum_values(),
+    # AdroitHandRelocate on MuJoCo's host physics: its state round-trips through checkpoints
+    "initial_state_curriculum_adroit": lambda tiny: adroit_curriculum_values(),
 }
 
 
@@ -106,7 +115,8 @@ def test_interrupted_and_resumed_equals_uninterrupted(kind, tiny_config, tmp_pat
     assert _cli(path, "--out", tmp_path / "cut", "--resume") == 0
     _assert_same_run(tmp_path / "straight", tmp_path / "cut")
     summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
-    assert summary["finished"] and summary["kind"] == kind.replace("_episodic", "")
+    assert summary["finished"] and summary["kind"] == kind.removesuffix(
+        "_episodic").removesuffix("_adroit")
     if kind.startswith("ppo"):  # the final policies' greedy returns, 2 episodes per run
         assert load_metrics(tmp_path / "cut").final["greedy_return"].shape == (2, 2, 2)
         assert summary["variants"]["grade"]["greedy_return"]["mean"] > 0  # CartPole pays 1/step

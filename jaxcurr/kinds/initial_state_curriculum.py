@@ -3,9 +3,11 @@
 The gradient-norm paper's system (Campbell & Yoon 2023, "Automatic Curriculum Learning with
 Gradient Reward Signals"; docs/reference_facts.md §2) with
 :mod:`jaxcurr.curricula.initial_state`, on ``env.name``: ``"point_maze"`` (PointMaze, the
-``[maze]`` section) or ``"adroit_relocate"`` (``AdroitHandRelocate-v1`` on MuJoCo, physics path
-``env.physics``: ``"host"``, ``"mjx"`` or ``"auto"``, host on CPU and MJX on accelerators; the
-teacher chooses ball and target positions, and with ``env.hand_start`` the hand's joints too).
+``[maze]`` section), ``"ant_maze"`` (``AntMaze_*-v4`` on MuJoCo, the same ``[maze]`` map and
+reward; ``contact_margin`` is PointMaze's) or ``"adroit_relocate"`` (``AdroitHandRelocate-v1``
+on MuJoCo; the teacher chooses ball and target positions, and with ``env.hand_start`` the
+hand's joints too). The MuJoCo ones run on physics path ``env.physics``: ``"host"``, ``"mjx"``
+or ``"auto"`` (host on CPU, MJX on accelerators).
 Methods are the point axis, all in one program:
 
 * ``no_teacher``: the maze's default resets;
@@ -85,7 +87,7 @@ class MazeConfig:
                    point_maze.MAX_CONTACT_MARGIN, high_open=True)
 
 
-ENVS = ("point_maze", "adroit_relocate")
+ENVS = ("point_maze", "adroit_relocate", "ant_maze")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,9 +213,14 @@ def start_space(config: MazeExperiment):
 
         return start_spaces.maze_start_space(point_maze.make_maze(
             config.maze.map, config.maze.reward_type, config.maze.contact_margin))
+    physics = None if config.env.physics == "auto" else config.env.physics
+    if config.env.name == "ant_maze":
+        from jaxcurr.envs.mujoco.ant_maze import make_ant_maze
+
+        return start_spaces.maze_start_space(make_ant_maze(config.maze.map, physics,
+                                                           config.maze.reward_type))
     from jaxcurr.envs.mujoco.relocate import AdroitRelocate
 
-    physics = None if config.env.physics == "auto" else config.env.physics
     env = AdroitRelocate(physics)
     return start_spaces.relocate_start_space(env, env.default_params, config.env.start_bins,
                                              config.env.hand_start, config.env.hand_speed)

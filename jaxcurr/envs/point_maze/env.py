@@ -182,9 +182,9 @@ def observation(state: EnvState) -> jax.Array:
     return jnp.concatenate([state.pos, state.goal, state.pos, state.vel], axis=-1)
 
 
-def _noise(key: jax.Array) -> jax.Array:
-    return jax.random.uniform(key, (2,), jnp.result_type(float), -POSITION_NOISE,
-                              POSITION_NOISE)
+def _noise(key: jax.Array, scale: float) -> jax.Array:
+    return jax.random.uniform(key, (2,), jnp.result_type(float), -POSITION_NOISE * scale,
+                              POSITION_NOISE * scale)
 
 
 def _start(pos: jax.Array, goal: jax.Array) -> tuple[jax.Array, EnvState]:
@@ -192,7 +192,8 @@ def _start(pos: jax.Array, goal: jax.Array) -> tuple[jax.Array, EnvState]:
     return observation(state), state
 
 
-def _check_cell(field: str, cell: Any, maze: str) -> None:
+def check_cell(field: str, cell: Any, maze: str) -> None:
+    """One error line unless a concrete ``cell`` is an int (row, col) free cell of ``maze``."""
     value = _concrete(cell)
     if value is None:
         return
@@ -204,17 +205,40 @@ def _check_cell(field: str, cell: Any, maze: str) -> None:
                          f"maze (not a wall), got {cell!r}")
 
 
+def goal_and_start_in_cells(key: jax.Array, maze: str, goal_cell: jax.Array,
+                            reset_cell: jax.Array, scale: float = 1.0
+                            ) -> tuple[jax.Array, jax.Array]:
+    """gymnasium-robotics' ``options`` reset with cells of size ``scale`` (1: PointMaze, 4:
+    AntMaze): goal = ``scale`` x centre of ``goal_cell`` + U[-0.25, 0.25]^2 ``scale``, then the
+    start likewise from ``reset_cell``; no minimum distance. Cells are int ``(row, col)`` free
+    cells (checked when concrete)."""
+    check_cell("goal_cell", goal_cell, maze)
+    check_cell("reset_cell", reset_cell, maze)
+    key_goal, key_start = jax.random.split(key)
+    goal = scale * cell_to_xy(maze, goal_cell) + _noise(key_goal, scale)
+    return goal, scale * cell_to_xy(maze, reset_cell) + _noise(key_start, scale)
+
+
+def default_goal_and_start(key: jax.Array, maze: str, scale: float = 1.0
+                           ) -> tuple[jax.Array, jax.Array]:
+    """gymnasium-robotics' default maze reset with cells of size ``scale`` (module docstring:
+    a random free goal cell, the reset cell uniform among those whose centre is more than
+    ``0.5 scale`` from the noisy goal, noise ``U[-0.25, 0.25]^2 scale`` on both)."""
+    centres = scale * cell_to_xy(maze, free_cells(maze))  # [K, 2]
+    key_goal, key_goal_noise, key_reset, key_start_noise = jax.random.split(key, 4)
+    goal_index = jax.random.randint(key_goal, (), 0, len(centres))
+    goal = centres[goal_index] + _noise(key_goal_noise, scale)
+    eligible = jnp.linalg.norm(centres - goal, axis=-1) > MIN_RESET_DISTANCE * scale
+    reset_index = jax.random.categorical(key_reset, jnp.where(eligible, 0.0, -jnp.inf))
+    return goal, centres[reset_index] + _noise(key_start_noise, scale)
+
+
 def reset_to_cells(key: jax.Array, params: EnvParams, goal_cell: jax.Array,
                    reset_cell: jax.Array) -> tuple[jax.Array, EnvState]:
-    """Reset with given cells (gymnasium-robotics' ``options`` reset): goal = centre of
-    ``goal_cell`` + U[-0.25, 0.25]^2, then start = centre of ``reset_cell`` + U[-0.25, 0.25]^2,
-    ``qvel = 0``, no minimum distance. Cells are int ``(row, col)`` free cells (checked when
-    concrete). Returns ``(obs, state)``; jit- and vmap-able."""
-    _check_cell("goal_cell", goal_cell, params.maze)
-    _check_cell("reset_cell", reset_cell, params.maze)
-    key_goal, key_start = jax.random.split(key)
-    goal = cell_to_xy(params.maze, goal_cell) + _noise(key_goal)
-    return _start(cell_to_xy(params.maze, reset_cell) + _noise(key_start), goal)
+    """Reset with given cells (:func:`goal_and_start_in_cells`), ``qvel = 0``. Returns
+    ``(obs, state)``; jit- and vmap-able."""
+    goal, start = goal_and_start_in_cells(key, params.maze, goal_cell, reset_cell)
+    return _start(start, goal)
 
 
 class PointMaze(environment.Environment[EnvState, EnvParams]):
@@ -264,13 +288,8 @@ class PointMaze(environment.Environment[EnvState, EnvParams]):
         return observation(new), new, reward, self.is_terminated(new, params), info
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        centres = cell_to_xy(params.maze, free_cells(params.maze))  # [K, 2]
-        key_goal, key_goal_noise, key_reset, key_start_noise = jax.random.split(key, 4)
-        goal_index = jax.random.randint(key_goal, (), 0, len(centres))
-        goal = centres[goal_index] + _noise(key_goal_noise)
-        eligible = jnp.linalg.norm(centres - goal, axis=-1) > MIN_RESET_DISTANCE
-        reset_index = jax.random.categorical(key_reset, jnp.where(eligible, 0.0, -jnp.inf))
-        return _start(centres[reset_index] + _noise(key_start_noise), goal)
+        goal, start = default_goal_and_start(key, params.maze)
+        return _start(start, goal)
 
     def get_obs(self, state: EnvState, params: EnvParams | None = None, key=None) -> jax.Array:
         return observation(state)

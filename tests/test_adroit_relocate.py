@@ -156,3 +156,35 @@ def test_mujoco_warnings_are_counted_not_swallowed(caplog, tmp_path, monkeypatch
     _, calm = env.reset_to(jax.random.key(0), params, jnp.zeros(2), jnp.array([0.0, 0.0, 0.2]))
     _, calm, _, _, info = env.step_env(jax.random.key(0), calm, jnp.zeros(30), params)
     assert int(info["warnings"]) == 0
+
+
+def test_missing_mujoco_and_bad_env_settings_are_one_line_and_write_nothing(
+        tmp_path, monkeypatch, capsys):
+    import sys
+
+    import tomli_w
+
+    from jaxcurr import cli
+
+    values = {"name": "relocate", "kind": "initial_state_curriculum",
+              "env": {"name": "adroit_relocate", "physics": "host"},
+              "run": {"seeds": 1, "total_steps": 400, "eval_every": 200}}
+
+    def run(values, out):
+        path = tmp_path / f"{out}.toml"
+        path.write_bytes(tomli_w.dumps(values).encode())
+        code = cli.main(["run", str(path), "--out", str(tmp_path / out), "--no-progress"])
+        return code, capsys.readouterr().err.strip().splitlines()
+
+    for field, value in (("physics", "bullet"), ("name", "hopper"), ("start_bins", 0)):
+        code, err = run({**values, "env": {**values["env"], field: value}}, field)
+        assert code != 0 and len(err) == 1 and f"env.{field}" in err[0], err
+        assert not (tmp_path / field).exists()
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "mujoco", None)  # as on a machine without MuJoCo
+        for cached in (relocate.load_model, relocate._ids, relocate.make_relocate_physics):
+            cached.cache_clear()
+        code, err = run(values, "no_mujoco")
+    assert code != 0 and len(err) == 1 and "needs MuJoCo" in err[0], err
+    assert "pip install 'jaxcurr[mujoco]'" in err[0]
+    assert not (tmp_path / "no_mujoco").exists()

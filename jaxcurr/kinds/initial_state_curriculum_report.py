@@ -132,7 +132,8 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
         return out
     title = f"{config.name}: {config.run.seeds} seeds, mean and 95% band"
     for key, label in (("eval_return", "evaluation return"),
-                       ("eval_success", "evaluation success rate")):
+                       ("eval_success", "evaluation success rate"),
+                       ("train_return", "training return (episodes ended in the window)")):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         for p, name in enumerate(points):
             band(ax, np.nanmean(m["env_steps"][p], 0), m[key][p], name)

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 
+from jaxcurr.core.validation import ConfigError
 from jaxcurr.envs.mujoco import physics as mj
 from jaxcurr.envs.point_maze import env as point_maze
 
@@ -54,7 +55,7 @@ def load_model(maze: str) -> Any:
         import gymnasium.envs.mujoco.ant_v4 as ant_v4
         from gymnasium_robotics.envs.maze.maze_v4 import Maze
     except ImportError:
-        raise ValueError("AntMaze builds its model with gymnasium-robotics, which is not "
+        raise ConfigError("AntMaze builds its model with gymnasium-robotics, which is not "
                          "installed: pip install 'jaxcurr[mujoco]'") from None
     import os
 

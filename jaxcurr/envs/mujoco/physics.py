@@ -39,6 +39,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcurr.core.validation import ConfigError
+
 PHYSICS = ("host", "mjx")
 READING_FIELDS = ("qpos", "qvel", "xpos", "site_xpos")
 OVERRIDE_FIELDS = ("body_pos", "site_pos")
@@ -56,7 +58,7 @@ def require_mujoco(what: str = "env.physics = 'host'") -> Any:
     try:
         import mujoco
     except ImportError:
-        raise ValueError(f"{what} needs MuJoCo, which is not installed: "
+        raise ConfigError(f"{what} needs MuJoCo, which is not installed: "
                          f"pip install 'jaxcurr[mujoco]'") from None
     return mujoco
 
@@ -66,11 +68,11 @@ def asset_path(*parts: str) -> pathlib.Path:
     importing the package (its import registers every env and prints deprecation notes)."""
     spec = importlib.util.find_spec("gymnasium_robotics")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("the MuJoCo environments read their models from gymnasium-robotics, "
+        raise ConfigError("the MuJoCo environments read their models from gymnasium-robotics, "
                          "which is not installed: pip install 'jaxcurr[mujoco]'")
     path = pathlib.Path(spec.submodule_search_locations[0], "envs", "assets", *parts)
     if not path.is_file():
-        raise ValueError(f"gymnasium-robotics has no model file {path} (jaxcurr reads "
+        raise ConfigError(f"gymnasium-robotics has no model file {path} (jaxcurr reads "
                          f"gymnasium-robotics 1.4.2's assets)")
     return path
 
@@ -273,7 +275,7 @@ class MjxPhysics:
             from mujoco import mjx
             self._model = mjx.put_model(spec.model, impl="jax")
         except Exception as error:  # noqa: BLE001 - any failure is one line for the user
-            raise ValueError(f"env.physics = 'mjx': the model does not load in MJX "
+            raise ConfigError(f"env.physics = 'mjx': the model does not load in MJX "
                              f"({type(error).__name__}: {error})") from None
         self._mjx = mjx
         self._spec = spec

@@ -2,7 +2,8 @@
 # The accelerator measurements of benchmarks/RESULTS_gpu.md, JAX only, in one call:
 #   bash benchmarks/gpu_measurements.sh MNIST_NPZ OUT_DIR
 # (an accelerator machine whose Python has jax, flax, optax, chex and orbax; gymnax, gymnasium,
-# flashbax and tomli-w installed beside them). Each measurement is a fresh process with a time
+# flashbax and tomli-w installed beside them; mujoco, mujoco-mjx and gymnasium-robotics for the
+# MJX rows). Each measurement is a fresh process with a time
 # limit, so one that fails or runs long leaves the others' lines in OUT_DIR/measurements.jsonl.
 set -u
 data=$1 out=$2
@@ -20,3 +21,5 @@ timeout 240 python3 -m benchmarks.measure_lunar_lander --jax-only --envs 1 64 10
   --sac-steps 1000 --ppo-episodes 10 | log
 timeout 120 python3 -c "import json; from benchmarks.measure_pointmaze import measure_jax
 print(json.dumps({'pointmaze_jax': measure_jax(2500, 2)}))" | log
+# MJX: Relocate env steps/s at 12 and wider batches (compile about a minute each), host beside
+timeout 400 python3 -m benchmarks.measure_mujoco --envs 12 --mjx-envs 12 1024 8192 | log

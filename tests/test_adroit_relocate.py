@@ -70,7 +70,7 @@ def test_mjx_physics_follows_mujoco_until_the_first_contacts():
     steps = 5
     obs0, (obs, reward, _, physics) = _episodes(env, steps, vmapped=False)
     np.testing.assert_allclose(obs0, FIXTURE["obs0"], atol=1e-6)
-    error = np.abs(np.asarray(physics.qpos) - FIXTURE["qpos"][:, :steps])
+    error = np.abs(np.asarray(physics["qpos"]) - FIXTURE["qpos"][:, :steps])
     assert error[..., :relocate.HAND_DOF].max() < 3e-4  # measured 6.6e-5
     assert error[..., relocate.HAND_DOF:].max() < 2e-3  # the ball's resting offset, 6.6e-4
     np.testing.assert_allclose(obs, FIXTURE["obs"][:, :steps], atol=2e-3)

@@ -58,7 +58,7 @@ def test_mjx_physics_follows_mujoco_over_the_first_steps():
     env = AntMaze("open", "mjx")
     obs0, (obs, reward, _, physics) = _episode(env, 0, MJX_STEPS)
     np.testing.assert_allclose(obs0, FIXTURE["obs0"][0], atol=1e-6)
-    error = np.abs(np.asarray(physics.qpos) - FIXTURE["qpos"][0, :MJX_STEPS])
+    error = np.abs(np.asarray(physics["qpos"]) - FIXTURE["qpos"][0, :MJX_STEPS])
     assert error.max() < MJX_QPOS_TOLERANCE
     np.testing.assert_allclose(reward, FIXTURE["reward"][0, :MJX_STEPS], atol=1e-3)
 

@@ -42,6 +42,8 @@ import numpy as np
 from jaxcurr.core.validation import ConfigError
 
 PHYSICS = ("host", "mjx")
+# mjx.Data fields a step reads that no step recomputes: the MJX path's state
+MJX_CARRIED = ("time", "qpos", "qvel", "act", "qacc_warmstart")
 READING_FIELDS = ("qpos", "qvel", "xpos", "site_xpos")
 OVERRIDE_FIELDS = ("body_pos", "site_pos")
 
@@ -137,8 +139,9 @@ def make_spec(model: Any, frame_skip: int, readings: tuple[Reading, ...],
 
 class Stepped(NamedTuple):
     """What a reset or a step gives back: the physics state (host: uint32 bits of the float64
-    integration state; mjx: ``mjx.Data``), the readings in the spec's order (default float
-    dtype) and the number of MuJoCo warnings raised (int32)."""
+    integration state; mjx: a dict of the :data:`MJX_CARRIED` fields of ``mjx.Data``), the
+    readings in the spec's order (default float dtype) and the number of MuJoCo warnings raised
+    (int32)."""
 
     state: Any
     readings: tuple[jax.Array, ...]
@@ -299,22 +302,34 @@ class MjxPhysics:
             out.append(value if reading.index is None else value[reading.index])
         return tuple(out)
 
+    def _carried(self, data: Any) -> dict[str, jax.Array]:
+        """The fields that carry over from one step to the next (the rest of ``mjx.Data`` is
+        recomputed by every step), without zero-size ones (e.g. ``act`` of a model without
+        activations), which checkpoints cannot hold."""
+        return {name: getattr(data, name) for name in MJX_CARRIED
+                if getattr(data, name).size > 0}
+
+    def _data(self, model: Any, carried: dict[str, jax.Array]) -> Any:
+        return self._mjx.make_data(model, impl="jax").replace(**carried)
+
     def reset(self, dq: jax.Array, qvel: jax.Array, overrides: tuple[jax.Array, ...]) -> Stepped:
         """``qpos = qpos0 + dq``, ``qvel``, then ``mjx.forward``."""
         model = self._model_with(overrides)
-        data = self._mjx.make_data(model, impl="jax")
-        data = data.replace(qpos=self._qpos0 + dq, qvel=jnp.asarray(qvel, self._qpos0.dtype))
+        data = self._data(model, {"qpos": self._qpos0 + dq,
+                                  "qvel": jnp.asarray(qvel, self._qpos0.dtype)})
         data = self._mjx.forward(model, data)
-        return Stepped(data, self._readings(data), jnp.zeros([], jnp.int32))
+        return Stepped(self._carried(data), self._readings(data), jnp.zeros([], jnp.int32))
 
-    def step(self, state: Any, action: jax.Array, overrides: tuple[jax.Array, ...]) -> Stepped:
+    def step(self, state: dict[str, jax.Array], action: jax.Array,
+             overrides: tuple[jax.Array, ...]) -> Stepped:
         """``frame_skip`` ``mjx.step`` calls with the scaled, clipped action."""
         model = self._model_with(overrides)
         ctrl = self._ctrl_mean + jnp.clip(action, -1.0, 1.0) * self._ctrl_scale
-        data = state.replace(ctrl=ctrl.astype(state.ctrl.dtype))
+        data = self._data(model, state)
+        data = data.replace(ctrl=ctrl.astype(data.ctrl.dtype))
         data = jax.lax.fori_loop(0, self._spec.frame_skip,
                                  lambda _, d: self._mjx.step(model, d), data)
-        return Stepped(data, self._readings(data), jnp.zeros([], jnp.int32))
+        return Stepped(self._carried(data), self._readings(data), jnp.zeros([], jnp.int32))
 
 
 def make_physics(spec: _Spec, kind: str | None = None) -> HostPhysics | MjxPhysics:

@@ -19,6 +19,11 @@
   starts an episode from given goal and reset cells, :func:`free_cells` lists a map's cells.
   Its ``EnvParams``, ``EnvState`` and ``register_gymnax`` are exported as
   :class:`PointMazeParams`, :class:`PointMazeState` and :func:`register_point_maze`.
+* :class:`AdroitRelocate` and :class:`AntMaze` (package :mod:`jaxcurr.envs.mujoco`):
+  gymnasium-robotics' ``AdroitHandRelocate-v1`` and ``AntMaze_*-v4`` on their own model files,
+  stepped by MuJoCo's C engine through a callback or by MJX inside the program
+  (:mod:`jaxcurr.envs.mujoco.physics`; needs the ``mujoco`` extra when built, not to import).
+* :mod:`jaxcurr.envs.start_spaces`: the starts a teacher may choose in each of these envs.
 """
 
 from jaxcurr.envs import four_rooms
@@ -37,6 +42,8 @@ from jaxcurr.envs.lunar_lander import env as lunar_lander
 from jaxcurr.envs.lunar_lander.env import EnvParams as LunarLanderParams
 from jaxcurr.envs.lunar_lander.env import LunarLander
 from jaxcurr.envs.lunar_lander.env import register_gymnax as register_lunar_lander
+from jaxcurr.envs.mujoco.ant_maze import AntMaze
+from jaxcurr.envs.mujoco.relocate import AdroitRelocate
 from jaxcurr.envs.point_maze import env as point_maze
 from jaxcurr.envs.point_maze.env import EnvParams as PointMazeParams
 from jaxcurr.envs.point_maze.env import EnvState as PointMazeState
@@ -54,6 +61,8 @@ from jaxcurr.envs.tabular_mdp import (
 )
 
 __all__ = [
+    "AdroitRelocate",
+    "AntMaze",
     "EnvParams",
     "EnvState",
     "FourRooms",

@@ -119,8 +119,7 @@ def relocate_start_space(env: Any, params: Any, bins: int = 3, hand: bool = Fals
     grid = np.stack(np.meshgrid(*[np.arange(bins)] * 5, indexing="ij"), -1).reshape(-1, 5)
     levels = (grid + 0.5) / bins
     if hand:
-        levels = np.concatenate([levels, np.full((len(levels), 60), 0.5)], -1)
-        levels[:, 5 + relocate.HAND_DOF:] = 0.5  # zero velocity
+        levels = np.concatenate([levels, np.full((len(levels), 60), 0.5)], -1)  # 0.5: at rest
         levels[:, 5:5 + relocate.HAND_DOF] = np.asarray(
             (qpos0 - joint_low) / (joint_high - joint_low))  # the reset pose
 

@@ -51,7 +51,8 @@ def start_curriculum_values(**run):
 
 
 def adroit_curriculum_values(**run):
-    values = start_curriculum_values(total_steps=800, eval_every=200, eval_episodes=1, **run)
+    values = start_curriculum_values(total_steps=800, eval_every=400, eval_episodes=1,
+                                     chunk_logs=1, **run)
     values["env"] = {"name": "adroit_relocate", "physics": "host"}
     values["sac"].update(learning_starts=300, buffer_size=500)
     return values
@@ -94,8 +95,9 @@ KINDS = {
     "discrete_sac": lambda tiny: sac_values(),
     "ppo": lambda tiny: ppo_values("ppo"),
     "ppo_episodic": lambda tiny: ppo_values("ppo_episodic"),
-    "initial_state_curriculum": lambda tiny: start_curriculum_values(),
-    # AdroitHandRelocate on MuJoCo's host physics: its state round-trips through checkpoints
+    # The initial-state kind on AdroitHandRelocate with MuJoCo's host physics, whose state
+    # round-trips through checkpoints; its PointMaze program resumes in
+    # tests/test_old_run_directories.py (an old interrupted run to the old straight result).
     "initial_state_curriculum_adroit": lambda tiny: adroit_curriculum_values(),
 }
 

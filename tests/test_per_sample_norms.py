@@ -40,7 +40,7 @@ def _classifier(seed, hidden, dim, classes, batch):
     return loss_fn, params, (x, y)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**16), hidden=st.lists(st.integers(1, 9), min_size=0, max_size=3),
        dim=st.integers(1, 8), classes=st.integers(2, 5), batch=st.integers(1, 7))
 @example(seed=1350, hidden=[2, 1], dim=8, classes=2, batch=5)

@@ -19,7 +19,7 @@ for seeds in 32 128 512 2048; do
 done
 timeout 240 python3 -m benchmarks.measure_lunar_lander --jax-only --envs 1 64 1024 8192 65536 \
   --sac-steps 1000 --ppo-episodes 10 | log
-timeout 120 python3 -c "import json; from benchmarks.measure_pointmaze import measure_jax
-print(json.dumps({'pointmaze_jax': measure_jax(2500, 2)}))" | log
+timeout 120 python3 -c "import json; from benchmarks.measure_start_curriculum import measure_jax
+print(json.dumps({'pointmaze_jax': measure_jax('pointmaze', 2500, 2)}))" | log
 # MJX: Relocate env steps/s at 12 and wider batches (compile about a minute each), host beside
 timeout 400 python3 -m benchmarks.measure_mujoco --envs 12 --mjx-envs 12 1024 8192 | log

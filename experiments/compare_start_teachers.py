@@ -32,7 +32,7 @@ def fmt(values: np.ndarray, digits: int = 1) -> str:
 
 def top_pair_share(goal: np.ndarray, reset: np.ndarray, top: int = 4) -> np.ndarray:
     """Per seed: the share of episodes whose (goal cell, reset cell) is one of the ``top``
-    most frequent pairs (uniform over the 15 x 15 free-cell pairs: 4/225 = 0.018)."""
+    most frequent pairs (uniform over n free cells' n^2 pairs: 4/n^2; open maze 4/225)."""
     shares = []
     for g, r in zip(goal, reset, strict=True):
         keep = ~np.isnan(g)
@@ -42,7 +42,8 @@ def top_pair_share(goal: np.ndarray, reset: np.ndarray, top: int = 4) -> np.ndar
 
 
 def rows(runs: list[Path]):
-    """Table rows over the evaluations every run has done (a run still going is cut to it)."""
+    """Table rows over the evaluations every run has done (a run still going is cut to it); a
+    method already in an earlier run is labelled with its run's folder name."""
     metrics = [run_dir.load_metrics(run) for run in runs]
     base = metrics[0]
     if "no_teacher" not in base.points:
@@ -50,8 +51,11 @@ def rows(runs: list[Path]):
     done = min(m["eval_return"].shape[2] for m in metrics)
     print(f"{done} evaluations ({int(base['env_steps'][0, 0, done - 1]):,} env steps) per run")
     base_auc = np.nanmean(base["eval_return"][base.points.index("no_teacher"), :, :done], 1)
+    seen = set()
     for run, m in zip(runs, metrics, strict=True):
-        for p, name in enumerate(m.points):
+        for p, method in enumerate(m.points):
+            name = f"{method} ({run.name})" if method in seen else method
+            seen.add(method)
             ret, succ = m["eval_return"][p, :, :done], m["eval_success"][p, :, :done]
             auc = np.nanmean(ret, 1)
             if auc.shape != base_auc.shape:
@@ -59,10 +63,10 @@ def rows(runs: list[Path]):
                                  f"{base_auc.shape[0]}; allowed: the same seeds")
             steps = steps_to_threshold(succ, m["env_steps"][p, :, :done], 0.8)
             row = [name, fmt(np.nanmean(ret[:, -5:], 1)), fmt(auc),
-                   "" if name == "no_teacher" else fmt(auc - base_auc),
+                   "" if method == "no_teacher" else fmt(auc - base_auc),
                    fmt(np.nanmean(succ, 1), 3),
                    ", ".join("-" if s is None else f"{s // 1000}k" for s in steps)]
-            if name == "no_teacher":
+            if method == "no_teacher":
                 row += ["", "", ""]
             else:
                 f = m.final

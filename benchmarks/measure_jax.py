@@ -43,13 +43,13 @@ def measure_run(config_name: str, seeds: int, steps: int, overrides: list[str]) 
                          [*overrides, f"run.seeds={seeds}", f"run.steps={steps}"])
     data = prepare_data(load_dataset(config.data), config)
     prepared = runner.compile_run(get_kind("classifier_curriculum"), config, data)
-    flops_per_chunk = matmul_flops(prepared.chunk_fn, prepared.state, prepared.data,
+    flops_per_chunk = matmul_flops(prepared.program.chunk_fn, prepared.state, prepared.data,
                                    prepared.point_tree)
-    memory = prepared.chunk.memory_analysis()
+    memory = prepared.program.chunk.memory_analysis()
     state = prepared.state
     started = time.perf_counter()
     for _ in range(prepared.num_chunks):
-        state, metrics = prepared.chunk(state, prepared.data, prepared.point_tree)
+        state, metrics = prepared.program.chunk(state, prepared.data, prepared.point_tree)
         jax.device_get(metrics)
     seconds = time.perf_counter() - started
     flops = flops_per_chunk * prepared.num_chunks

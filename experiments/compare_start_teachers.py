@@ -5,7 +5,7 @@
 e.g. ``experiments/results/pointmaze_acl experiments/results/pointmaze_teachers``. The first
 run must hold ``no_teacher``; every other method is compared with it per seed. Runs of one
 kind with the same ``run.seed`` give seed i the same learner initialisation and run key
-(``runner.seed_keys``), so the differences are paired by seed. Per method, mean ± 95%
+(``compilation.seed_keys``), so the differences are paired by seed. Per method, mean ± 95%
 t-interval over seeds: evaluation return over the last 5 evaluations and its area under the
 curve (mean over evaluations), the AUC minus no teacher's, the success AUC, env steps to
 success >= 0.8 (all over the evaluations every run has done), and the chosen goal distance's

@@ -3,6 +3,7 @@
 import json
 import re
 
+import jax
 import numpy as np
 import pytest
 import tomli_w
@@ -12,15 +13,15 @@ from jaxcurr.curricula import prepare_data
 from jaxcurr.curricula.classifier_config import config_from_dict
 from jaxcurr.datasets.classification import load_dataset
 from jaxcurr.kinds import get_kind
-from jaxcurr.run import runner
+from jaxcurr.run import compilation, programs, runner
 
 KIND = get_kind("classifier_curriculum")
 
 
 def test_chunk_windows_tile_the_run():
-    assert runner.chunk_windows(12, 5) == 4
-    assert runner.chunk_windows(7, 5) == 1
-    assert runner.chunk_windows(3, 10) == 3
+    assert compilation.chunk_windows(12, 5) == 4
+    assert compilation.chunk_windows(7, 5) == 1
+    assert compilation.chunk_windows(3, 10) == 3
 
 
 def test_interrupted_run_resumes_bit_identically(tiny_config, tmp_path):
@@ -35,12 +36,32 @@ def test_interrupted_run_resumes_bit_identically(tiny_config, tmp_path):
     first = runner.run(KIND, config, data, tmp_path / "ckpt", progress=False,
                        stop_after_chunks=3)
     assert not first.finished  # interrupted after chunk 3; the last checkpoint is chunk 2
+    programs.forget()  # resumed as a new process would: with the program compiled again
     resumed = runner.run(KIND, config, data, tmp_path / "ckpt", resume=True, progress=False)
     assert resumed.finished
     assert set(resumed.metrics) == set(straight.metrics)
     for name, value in straight.metrics.items():
         assert value.shape[:3] == (1, 2, 6), name
         np.testing.assert_array_equal(resumed.metrics[name], value, err_msg=name)
+
+
+def test_a_second_run_of_the_same_configuration_reuses_its_compiled_program(tiny_config):
+    config = config_from_dict(tiny_config())
+    data = prepare_data(load_dataset(config.data), config)
+    first = compilation.compile_run(KIND, config, data)
+    again = compilation.compile_run(KIND, config_from_dict(tiny_config()), data)
+    assert again.program is first.program
+    assert again.compile_seconds < first.compile_seconds
+    changed = config_from_dict(tiny_config(student={"learning_rate": 3e-3}))
+    assert compilation.compile_run(KIND, changed, data).program is not first.program
+    fewer = jax.tree.map(lambda x: x[:-1] if np.ndim(x) else x, data)  # other data shapes
+    assert programs.program_key(KIND.name, config, fewer) != programs.program_key(
+        KIND.name, config, data)
+    assert programs.program_key(KIND.name, lambda: None, data) is None  # cannot be keyed
+    for i in range(programs.MAX_PROGRAMS):  # the least recently used goes first
+        programs.keep(f"another program {i}".encode(), None)
+    assert compilation.compile_run(KIND, config, data).program is not first.program
+    programs.forget()
 
 
 def _write(tmp_path, values):

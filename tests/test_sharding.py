@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent("""
     import jax
     import numpy as np
     import tomllib
-    from jaxcurr.run import runner
+    from jaxcurr.run import compilation, runner
     from jaxcurr.core.validation import ConfigError
     from jaxcurr.curricula.classifier_config import config_from_dict
     from jaxcurr.curricula import prepare_data
@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     result = runner.run(get_kind("classifier_curriculum"), config, data, progress=False)
     np.savez(sys.argv[2], devices=len(jax.devices()), **result.metrics)
     try:
-        runner.run_shardings(config.run.seeds + 1)
+        compilation.run_shardings(config.run.seeds + 1)
     except ConfigError as err:
         print("ERROR", err)
 """)

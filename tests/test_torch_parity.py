@@ -21,7 +21,7 @@ import scipy.stats
 from jaxcurr.curricula import make_train, prepare_data
 from jaxcurr.curricula.classifier_config import SignalConfig, TeacherConfig, config_from_dict
 from jaxcurr.datasets.classification import load_dataset
-from jaxcurr.run.runner import seed_keys
+from jaxcurr.run.compilation import seed_keys
 from jaxcurr.signals import per_sample as signals
 from jaxcurr.students import MLPClassifier, per_sample_cross_entropy
 from jaxcurr.teachers import reinforce_teacher

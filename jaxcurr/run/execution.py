@@ -189,7 +189,7 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     figures = kind.figures(out, config, _as_run_metrics(result), result.points.labels)
     print(kind.format_summary(summary))
     print(f"\ncompile {result.compile_seconds:.1f} s, " + (
-        f"this process ran {steps} {prepared.engine.unit}s in {result.run_seconds:.1f} s: "
+        f"this process ran {steps} {prepared.program.engine.unit}s in {result.run_seconds:.1f} s: "
         f"{_rate(rate)}/s per run, {_rate(rate * runs)}/s over all {runs} runs" if steps else
         "nothing left to run: summarised again from the last checkpoint"))
     print(f"run directory: {out}" + (f"\nfigures: {', '.join(map(str, figures))}"

@@ -5,8 +5,9 @@ Box2D's side is recorded by ``tests/fixtures/record_lunar_lander.py --report`` (
 1.4.0, Box2D 2.3.10; seeds 10000..10999) into
 ``experiments/results/lunar_lander_fidelity/box2d_1000_seeds.npz``. This script plays 1000 JAX
 episodes per policy (``jaxcurr.envs.lunar_lander.env.episode_statistics``, key 0), compares them
-with Box2D's and, for the random policy, also with Box2D's run with its continuous collision
-off (``box2d_1000_seeds_no_toi.npz``: the port has no ``SolveTOI``), and writes
+with Box2D's (continuous collision on in both: Box2D's default, the port's
+``jaxcurr.envs.lunar_lander.toi``) and, for the random policy, the port with its continuous
+collision off against Box2D's with it off (``box2d_1000_seeds_no_toi.npz``), and writes
 ``summary.json`` and ``returns_cdf.png`` beside it::
 
     python experiments/lunar_lander_fidelity.py
@@ -48,21 +49,28 @@ def compare(jax_stats, box2d, policy: str) -> dict:
     return row
 
 
+def play(policy: str, params) -> list[np.ndarray]:
+    """Returns, lengths and landed flags of ``EPISODES`` JAX episodes (4 x 250, key 0)."""
+    out = [ll.episode_statistics(k, EPISODES // 4, policy, params)  # compiled once
+           for k in jax.random.split(jax.random.PRNGKey(0), 4)]
+    return [np.concatenate([np.asarray(o[i]) for o in out]) for i in range(3)]
+
+
 def main() -> None:
     box2d = np.load(OUT / "box2d_1000_seeds.npz")
     no_toi = np.load(OUT / "box2d_1000_seeds_no_toi.npz")
     summary, curves = {"episodes_each": EPISODES}, {}
     for policy in ("heuristic", "random"):
-        out = [ll.episode_statistics(k, EPISODES // 4, policy)  # 4 x 250: the recorded draws
-               for k in jax.random.split(jax.random.PRNGKey(0), 4)]  # (compiled once)
-        jax_stats = [np.concatenate([np.asarray(o[i]) for o in out]) for i in range(3)]
+        jax_stats = play(policy, ll.EnvParams())
         summary[policy] = compare(jax_stats, box2d, policy)
         curves[policy] = {"jaxcurr (JAX)": jax_stats[0],
                           "Gymnasium Box2D": box2d[f"{policy}_returns"]}
         print(policy, json.dumps(summary[policy]))
         if policy == "random":
-            summary["random_vs_box2d_without_continuous_collision"] = compare(
-                jax_stats, no_toi, policy)
+            discrete_only = play(policy, ll.EnvParams(continuous_collision=False))
+            summary["random_both_without_continuous_collision"] = compare(
+                discrete_only, no_toi, policy)
+            curves[policy]["jaxcurr, continuous collision off"] = discrete_only[0]
             curves[policy]["Box2D, continuous collision off"] = no_toi["random_returns"]
             summary["box2d_with_vs_without_continuous_collision"] = compare(
                 [no_toi[f"random_{k}"] for k in ("returns", "lengths", "landed")], box2d,

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-RTOL, ATOL = 1e-3, 1e-6
 from jaxcurr import cli
 from jaxcurr.run.run_dir import load_metrics
+
+RTOL, ATOL = 1e-3, 1e-6
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pre_redesign_runs"
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from jaxcurr.core.validation import ConfigError, choice, is_int, require
 from jaxcurr.envs import four_rooms
+from jaxcurr.envs.lunar_lander import env as lunar_lander
 
 FOUR_ROOMS = four_rooms.GYMNAX_ID
+LUNAR_LANDER = lunar_lander.GYMNAX_ID
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +37,9 @@ class EnvConfig:
     """A gymnax environment by id. ``max_steps_in_episode`` 0 keeps the env's own limit (Four
     Rooms: 459, the paper's; its authors' code: 460 with ``terminate_at_goal = false``). The
     other fields are Four Rooms' (docs/reference_facts.md §5) and must keep their defaults for
-    other envs."""
+    other envs, except ``continuous_collision``: LunarLander's Box2D continuous collision (on,
+    as in Box2D; run directories written before it existed resume with it on unless set
+    ``false``)."""
 
     name: str = FOUR_ROOMS
     max_steps_in_episode: int = 0
@@ -44,6 +48,7 @@ class EnvConfig:
     terminate_at_goal: bool = True
     start: tuple[int, ...] = (0, 0)
     goal: tuple[int, ...] = (10, 10)
+    continuous_collision: bool = True
 
     def __post_init__(self):
         import gymnax
@@ -56,6 +61,10 @@ class EnvConfig:
         require(is_int(self.max_steps_in_episode) and self.max_steps_in_episode >= 0,
                 "env.max_steps_in_episode", "an integer >= 0 (0: the env's default)",
                 self.max_steps_in_episode)
+        require(isinstance(self.continuous_collision, bool)
+                and (self.continuous_collision or self.name == LUNAR_LANDER),
+                "env.continuous_collision", f"true or false (false only for {LUNAR_LANDER})",
+                self.continuous_collision)
         if self.name != FOUR_ROOMS:
             for field in ("observation", "slip_prob", "terminate_at_goal", "start", "goal"):
                 default = EnvConfig.__dataclass_fields__[field].default
@@ -84,6 +93,8 @@ def make_env(config: EnvConfig) -> tuple[Any, Any]:
         env, params = gymnax.make(config.name)
     if config.max_steps_in_episode:
         params = params.replace(max_steps_in_episode=config.max_steps_in_episode)
+    if config.name == LUNAR_LANDER:
+        params = params.replace(continuous_collision=config.continuous_collision)
     if config.name == FOUR_ROOMS:
         params = four_rooms.EnvParams(**{f.name: getattr(params, f.name)
                                          for f in dataclasses.fields(params)})  # validates

@@ -242,9 +242,10 @@ def solve_velocity(vc, v, w, inv_mass, inv_i, lam_n, lam_t):
     return v, w, lam_n, lam_t
 
 
-def solve_position(m, c, a, local_center, inv_mass, inv_i):
-    """``b2ContactSolver::SolvePositionConstraints`` for one contact; returns the new ``c, a``
-    and the smallest separation seen."""
+def solve_position(m, c, a, local_center, inv_mass, inv_i, baumgarte=BAUMGARTE):
+    """``b2ContactSolver::SolvePositionConstraints`` for one contact (``baumgarte`` 0.75 for
+    ``SolveTOIPositionConstraints``); returns the new ``c, a`` and the smallest separation
+    seen."""
     min_sep = jnp.float32(0.0)
     for j in range(2):
         on = j < m["count"]
@@ -252,7 +253,7 @@ def solve_position(m, c, a, local_center, inv_mass, inv_i):
         normal, sep, points = manifold_points_world(m, pos, a)
         r = points[j] - c
         rn = cross(r, normal)
-        C = jnp.clip(BAUMGARTE * (sep[j] + LINEAR_SLOP), -MAX_LINEAR_CORRECTION, 0.0)
+        C = jnp.clip(baumgarte * (sep[j] + LINEAR_SLOP), -MAX_LINEAR_CORRECTION, 0.0)
         k = inv_mass + inv_i * rn * rn
         p = jnp.where(on & (k > 0.0), -C / k, 0.0) * normal
         c = c + inv_mass * p

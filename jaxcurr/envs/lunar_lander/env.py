@@ -43,7 +43,7 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from jaxcurr.envs.lunar_lander import physics
+from jaxcurr.envs.lunar_lander import physics, toi
 
 GYMNAX_ID = "LunarLander-v3"
 W = 600 / 30.0
@@ -57,7 +57,9 @@ INITIAL_RANDOM = 1000.0
 @struct.dataclass
 class EnvParams(environment.EnvParams):
     """``continuous``: Box action ``(main, lateral)`` in ``[-1, 1]^2``; wind and gravity as
-    Gymnasium's constructor arguments; ``max_steps_in_episode`` Gymnasium's TimeLimit."""
+    Gymnasium's constructor arguments; ``max_steps_in_episode`` Gymnasium's TimeLimit;
+    ``continuous_collision``: Box2D's ``continuousPhysics`` (on in Box2D and by default;
+    :mod:`jaxcurr.envs.lunar_lander.toi`)."""
 
     continuous: bool = struct.field(pytree_node=False, default=False)
     gravity: float = -10.0
@@ -65,6 +67,7 @@ class EnvParams(environment.EnvParams):
     wind_power: float = 15.0
     turbulence_power: float = 1.5
     max_steps_in_episode: int = 1000
+    continuous_collision: bool = struct.field(pytree_node=False, default=True)
 
 
 @struct.dataclass
@@ -171,7 +174,10 @@ def step_with_draws(state: EnvState, action, dispersion, params: EnvParams, forc
 
 
 def _finish(state, world, force, torque, m_power, s_power, params):
+    start_c, start_a = world.c, world.a
     world, _ = physics.step_world(world, state.edges, force, torque, params.gravity)
+    if params.continuous_collision:
+        world = toi.solve_toi(start_c, start_a, world, state.edges)
     obs = observation(physics.body_position(world)[0], world.v[0], world.a[0], world.w[0],
                       world.leg_contact)
     r, s, done = reward(obs, state.prev_shaping, m_power, s_power, world.game_over, world.awake)

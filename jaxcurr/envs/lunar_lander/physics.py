@@ -22,11 +22,9 @@ Follows pybox2d's bundled Box2D 2.3 (``Box2D==2.3.10``), specialised to this sys
   contact that starts touching and cleared by one that stops; the lander touching anything
   is ``game_over``.
 
-Approximations that remain (why): no continuous collision (``b2World::SolveTOI``, which moves
-a body that would reach the ground within a step back to the time of impact and starts the
-contact in that step): it acts only in fast impacts; the heuristic controller's statistics
-match without it, while a uniform random policy's return distribution is wider, as Box2D's own
-is with ``continuousPhysics`` off (1000-seed comparison: experiments/REPORT.md §6.1);
+Continuous collision (``b2World::SolveTOI``) follows the discrete step in
+:mod:`jaxcurr.envs.lunar_lander.toi` (``EnvParams.continuous_collision``, on by default as in
+Box2D). Approximations that remain (why):
 contacts are solved for at most two edges per body (a body of this size
 cannot touch more of Gymnasium's 2-unit-wide edges at once) in edge order within a body,
 where Box2D uses the contact list's creation order; when one contact of a leg begins and
@@ -117,7 +115,7 @@ def apply_impulse(world: World, impulse, point) -> World:
     return world.replace(v=world.v.at[0].set(v0), w=world.w.at[0].set(w0))
 
 
-def _manifolds(world: World, edges):
+def manifolds(world: World, edges):
     """Manifolds of every body with every edge (``b2ContactManager::Collide``), as a dict of
     arrays with leading axes (3, 10)."""
     pos = body_position(world)
@@ -128,22 +126,30 @@ def _manifolds(world: World, edges):
     return jax.tree.map(lambda x, y: jnp.concatenate([x[None], y]), lander, legs)
 
 
-def collide(world: World, edges) -> tuple[World, dict]:
-    """Update the contacts at the start of a step: new manifolds, impulses kept for points
-    whose feature key matches one of the last manifold's (``b2Contact::Update``), and
-    Gymnasium's ``BeginContact``/``EndContact`` flags."""
-    m = _manifolds(world, edges)
+def collide(world: World, edges, update=None, m=None) -> tuple[World, dict]:
+    """Update the contacts (``b2Contact::Update``): new manifolds at the bodies' current poses,
+    impulses kept for points whose feature key matches one of the last manifold's, and
+    Gymnasium's ``BeginContact``/``EndContact`` flags. ``update`` (3, 10) bool selects the
+    body-edge pairs updated (default all: the start of a step, ``b2ContactManager::Collide``);
+    ``m``: the manifolds at these poses when already computed. Returns the world and the
+    manifolds of every pair."""
+    m = manifolds(world, edges) if m is None else m
+    update = jnp.ones((3, N_EDGES), bool) if update is None else update
     valid_old = jnp.arange(2) < world.contact_count[..., None]
     match = (m["keys"][..., :, None] == world.contact_keys[..., None, :]) & valid_old[..., None, :]
     keep_n = jnp.sum(jnp.where(match, world.normal_impulse[..., None, :], 0.0), -1)
     keep_t = jnp.sum(jnp.where(match, world.tangent_impulse[..., None, :], 0.0), -1)
     touching = m["count"] > 0
     was = world.contact_count > 0
-    began, ended = touching & ~was, ~touching & was
+    began, ended = update & touching & ~was, update & ~touching & was
     leg_contact = (world.leg_contact | jnp.any(began[1:], -1)) & ~jnp.any(ended[1:], -1)
+    pick = lambda new, old: jnp.where(update.reshape(update.shape + (1,) * (new.ndim - 2)),
+                                      new, old)
     world = world.replace(
-        contact_count=m["count"], contact_keys=m["keys"], normal_impulse=keep_n,
-        tangent_impulse=keep_t, leg_contact=leg_contact,
+        contact_count=pick(m["count"], world.contact_count),
+        contact_keys=pick(m["keys"], world.contact_keys),
+        normal_impulse=pick(keep_n, world.normal_impulse),
+        tangent_impulse=pick(keep_t, world.tangent_impulse), leg_contact=leg_contact,
         game_over=world.game_over | jnp.any(began[0]))
     return world, m
 

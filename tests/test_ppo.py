@@ -265,3 +265,19 @@ def test_greedy_episodes_must_be_a_non_negative_integer():
 
     with pytest.raises(ConfigError, match=r"^report.greedy_episodes: got -1; allowed: an integer"):
         kind.from_dict({"name": "g", "kind": "ppo", "report": {"greedy_episodes": -1}})
+
+
+@pytest.mark.parametrize("shape", [(4, 64), (64, 64), (64, 2), (200, 200), (256, 1)])
+def test_orthogonal_init_equals_jax_orthogonal_without_lapack(shape):
+    """networks.orthogonal draws jax.nn.initializers.orthogonal's matrix without LAPACK's QR
+    (whose batched CPU kernel can deadlock XLA's 2-thread pool; networks.orthogonal's docstring):
+    the same values to float32 rounding, orthonormal columns (or rows)."""
+    from jaxcurr.students.networks import orthogonal
+
+    for seed in range(3):
+        key = jax.random.key(seed)
+        ours = np.asarray(orthogonal(1.5)(key, shape))
+        np.testing.assert_allclose(ours, jax.nn.initializers.orthogonal(1.5)(key, shape),
+                                   atol=2e-5)
+        small = ours if shape[0] >= shape[1] else ours.T
+        np.testing.assert_allclose(small.T @ small / 1.5**2, np.eye(min(shape)), atol=1e-5)

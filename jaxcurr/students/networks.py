@@ -119,6 +119,32 @@ class TwinCritic(nn.Module):
         return jnp.stack([q("q1"), q("q2")])
 
 
+def orthogonal(scale: float = 1.0):
+    """``jax.nn.initializers.orthogonal(scale)`` for 2-D kernels, its draws and values (to
+    float32 rounding): ``A ~ N(0, 1)`` of shape ``(max(r, c), min(r, c))``, ``Q`` of its QR with
+    ``diag R > 0``, transposed when ``r < c``, times ``scale`` (Saxe et al. 2014). The QR is
+    Gram-Schmidt with a second pass (CGS2) in plain ``jnp`` instead of LAPACK: jaxlib 0.10's
+    batched CPU LAPACK kernels wait on XLA's intra-op pool for their batch chunks, so as many
+    of them running at once as the pool has threads (vmapped seeds, 2 cores) deadlock."""
+
+    def init(key, shape, dtype=jnp.float32):
+        rows, cols = shape
+        tall = (max(rows, cols), min(rows, cols))
+        a = jax.random.normal(key, tall, dtype)
+
+        def column(j, q):
+            v = a[:, j]
+            for _ in range(2):  # the second pass restores orthogonality lost to rounding
+                done = (jnp.arange(tall[1]) < j).astype(dtype)
+                v = v - q @ (done * (q.T @ v))
+            return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+        q = jax.lax.fori_loop(0, tall[1], column, jnp.zeros(tall, dtype))
+        return scale * (q.T if rows < cols else q)
+
+    return init
+
+
 class OrthogonalInitMLP(nn.Module):
     """PPO's MLP: ``len(hidden)`` hidden layers; orthogonal init (gain sqrt 2, head
     ``head_gain``; Engstrom et al. 2020, "Implementation Matters in Deep RL") or Flax's default
@@ -135,7 +161,7 @@ class OrthogonalInitMLP(nn.Module):
         def dense(width, gain):
             if not self.orthogonal:
                 return nn.Dense(width)
-            return nn.Dense(width, kernel_init=nn.initializers.orthogonal(gain),
+            return nn.Dense(width, kernel_init=orthogonal(gain),
                             bias_init=nn.initializers.zeros)
 
         for width in self.hidden:

@@ -166,6 +166,17 @@ def _slots(world: World):
 BODY = np.arange(3)[:, None]
 
 
+def integrate(c, a, v, w, h):
+    """``c += h v``, ``a += h w`` with Box2D's per-step caps (translation 2, rotation pi/2:
+    the velocities are scaled down to them); returns ``c, a, v, w``."""
+    trans2 = jnp.sum((h * v) ** 2, -1)
+    v = v * jnp.where(trans2 > MAX_TRANSLATION**2,
+                      MAX_TRANSLATION / jnp.sqrt(jnp.maximum(trans2, 1e-30)), 1.0)[..., None]
+    rot = h * w
+    w = w * jnp.where(rot * rot > MAX_ROTATION**2, MAX_ROTATION / jnp.abs(rot), 1.0)
+    return c + h * v, a + h * w, v, w
+
+
 def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.Array]:
     """One ``b2World::Step(1/50, 180, 60)``: collide, integrate velocities (``force``/``torque``
     act on the lander only), 180 velocity iterations, integrate positions, up to 60 position
@@ -220,12 +231,7 @@ def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.
     tangent_impulse = world.tangent_impulse.at[BODY, edge_idx].set(
         jnp.where(on[..., None], lam_t, world.tangent_impulse[BODY, edge_idx]))
 
-    trans2 = jnp.sum((DT * v) ** 2, -1)
-    v = v * jnp.where(trans2 > MAX_TRANSLATION**2,
-                      MAX_TRANSLATION / jnp.sqrt(jnp.maximum(trans2, 1e-30)), 1.0)[:, None]
-    rot = DT * w
-    w = w * jnp.where(rot * rot > MAX_ROTATION**2, MAX_ROTATION / jnp.abs(rot), 1.0)
-    c, a = c + DT * v, a + DT * w
+    c, a, v, w = integrate(c, a, v, w, DT)
     limit = state["limit"]
 
     solve_position = jax.vmap(contact.solve_position)  # over the bodies

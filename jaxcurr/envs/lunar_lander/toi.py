@@ -51,8 +51,6 @@ from jaxcurr.envs.lunar_lander.bodies import (
 )
 from jaxcurr.envs.lunar_lander.physics import (
     FRICTION,
-    MAX_ROTATION,
-    MAX_TRANSLATION,
     N_EDGES,
     VELOCITY_ITERATIONS,
     World,
@@ -168,12 +166,8 @@ def _solve_island(manifolds, c, a, v, w, b, sub_dt):
     _, v, w, _, _, _ = jax.lax.while_loop(
         lambda carry: (carry[0] < VELOCITY_ITERATIONS) & ~carry[5], velocity_iteration,
         (jnp.int32(0), v, w, zeros, zeros, jnp.bool_(False)))
-    trans2 = jnp.sum((sub_dt * v) ** 2)
-    v = v * jnp.where(trans2 > MAX_TRANSLATION**2,
-                      MAX_TRANSLATION / jnp.sqrt(jnp.maximum(trans2, 1e-30)), 1.0)
-    rot = sub_dt * w
-    w = w * jnp.where(rot * rot > MAX_ROTATION**2, MAX_ROTATION / jnp.abs(rot), 1.0)
-    return (c, a), (c + sub_dt * v, a + sub_dt * w), v, w
+    c_end, a_end, v, w = physics.integrate(c, a, v, w, sub_dt)
+    return (c, a), (c_end, a_end), v, w
 
 
 def _earliest_impact(world, c0, a0, alpha0, events, disabled, edges):

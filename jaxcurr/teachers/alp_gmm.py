@@ -35,6 +35,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxcurr.core import small_linalg
 from jaxcurr.core.validation import require
 
 REG = 1e-4  # added to the covariances' diagonals (float32 EM on points in [0, 1])
@@ -71,9 +72,9 @@ class ALPGMM(NamedTuple):
 def log_densities(x: jax.Array, mixture: Mixture) -> jax.Array:
     """``log w_k + log N(x_n; mu_k, Sigma_k)`` for every point and component, ``[N, K]``."""
     dim = x.shape[-1]
-    chol = jnp.linalg.cholesky(mixture.covs)  # [K, D, D]
+    chol = jax.vmap(small_linalg.cholesky)(mixture.covs)  # [K, D, D]
     diff = x[None] - mixture.means[:, None]  # [K, N, D]
-    solved = jax.scipy.linalg.solve_triangular(chol, jnp.swapaxes(diff, 1, 2), lower=True)
+    solved = jax.vmap(small_linalg.solve_lower)(chol, jnp.swapaxes(diff, 1, 2))
     maha = jnp.sum(solved**2, axis=1)  # [K, N]
     log_det = 2 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=1, axis2=2)), -1)  # [K]
     log_n = -0.5 * (maha + log_det[:, None] + dim * math.log(2 * math.pi))

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxcurr.core import small_linalg
 from jaxcurr.envs.tabular_mdp import TabularMDP
 
 
@@ -46,7 +47,7 @@ def state_values(mdp: TabularMDP, logits: jax.Array) -> jax.Array:
     pi = softmax_policy(logits)
     p_pi, r_pi = _policy_matrices(mdp, pi)
     eye = jnp.eye(mdp.num_states, dtype=p_pi.dtype)
-    return jnp.linalg.solve(eye - mdp.gamma * p_pi, r_pi)
+    return small_linalg.solve(eye - mdp.gamma * p_pi, r_pi)
 
 
 def q_values(mdp: TabularMDP, logits: jax.Array) -> jax.Array:
@@ -65,7 +66,7 @@ def discounted_visitation(mdp: TabularMDP, logits: jax.Array) -> jax.Array:
     pi = softmax_policy(logits)
     p_pi, _ = _policy_matrices(mdp, pi)
     eye = jnp.eye(mdp.num_states, dtype=p_pi.dtype)
-    return (1 - mdp.gamma) * jnp.linalg.solve((eye - mdp.gamma * p_pi).T, mdp.rho)
+    return (1 - mdp.gamma) * small_linalg.solve((eye - mdp.gamma * p_pi).T, mdp.rho)
 
 
 def exact_gradient(mdp: TabularMDP, logits: jax.Array) -> jax.Array:
@@ -125,7 +126,7 @@ def value_iteration(mdp: TabularMDP, tol: float = 1e-12, max_iters: int = 100_00
     # Polish: evaluate the greedy policy exactly (one linear solve), removing the iteration's
     # residual error once the greedy policy is optimal.
     p_pi, r_pi = _policy_matrices(mdp, policy)
-    v = jnp.linalg.solve(jnp.eye(mdp.num_states, dtype=p_pi.dtype) - mdp.gamma * p_pi, r_pi)
+    v = small_linalg.solve(jnp.eye(mdp.num_states, dtype=p_pi.dtype) - mdp.gamma * p_pi, r_pi)
     q = mdp.reward + mdp.gamma * jnp.einsum("sat,t->sa", mdp.transition, v)
     return OptimalSolution(values=v, q=q, policy=policy, value=mdp.rho @ v, iterations=iters + 1)
 

@@ -183,3 +183,29 @@ def test_the_rl_kinds_env_section_switches_continuous_collision():
     assert not make_env(off)[1].continuous_collision
     with pytest.raises(ConfigError, match="env.continuous_collision.*only for LunarLander-v3"):
         EnvConfig(continuous_collision=False)  # Four Rooms has no such switch
+
+
+def test_the_resets_contact_free_first_step_equals_the_full_step():
+    """The reset's step(0) leaves out collision, contacts and continuous collision because the
+    bodies start above any terrain; with them in, the state is the same (up to the feature keys
+    of pairs with no points, which are never read) over resets with the highest terrain."""
+    env = ll.LunarLander()
+    keys = jax.random.split(jax.random.PRNGKey(3), 64)
+    full = ll.step_with_draws
+
+    def reset(key, contacts):
+        def step(*args, **kwargs):
+            return full(*args, **{**kwargs, "contacts": contacts})
+        ll.step_with_draws = step
+        try:
+            return jax.jit(jax.vmap(env.reset_env, in_axes=(0, None)))(key, PARAMS)
+        finally:
+            ll.step_with_draws = full
+
+    (obs_a, state_a), (obs_b, state_b) = reset(keys, False), reset(keys, True)
+    np.testing.assert_array_equal(obs_a, obs_b)
+    same = jax.tree.map(np.array_equal, state_a.replace(world=state_a.world.replace(
+        contact_keys=0)), state_b.replace(world=state_b.world.replace(contact_keys=0)))
+    assert all(jax.tree.leaves(same))
+    assert float(jnp.max(state_a.edges[..., 1])) > 0.8 * ll.H / 2  # terrain near its highest
+    assert not bool(jnp.any(state_b.world.contact_count))

@@ -155,9 +155,12 @@ def reward(obs, prev_shaping, m_power, s_power, game_over, awake):
     return r, s, crashed | ~awake
 
 
-def step_with_draws(state: EnvState, action, dispersion, params: EnvParams, force=None):
+def step_with_draws(state: EnvState, action, dispersion, params: EnvParams, force=None,
+                    contacts: bool = True):
     """One Gymnasium ``step`` given its two dispersion draws (and a force already on the lander,
-    the reset's initial one); returns ``(state, obs, reward, terminated)``."""
+    the reset's initial one); returns ``(state, obs, reward, terminated)``. ``contacts=False``
+    (static): the world is known to touch nothing, so collision, contacts and continuous
+    collision are left out (:func:`physics.step_world`)."""
     world = state.world
     force = jnp.zeros(2, jnp.float32) if force is None else jnp.asarray(force, jnp.float32)
     torque = jnp.float32(0.0)
@@ -170,13 +173,13 @@ def step_with_draws(state: EnvState, action, dispersion, params: EnvParams, forc
         torque = jnp.where(blow, turb * params.turbulence_power, torque)
         state = state.replace(wind_idx=state.wind_idx + blow, torque_idx=state.torque_idx + blow)
     world, m_power, s_power = engine_impulses(world, action, dispersion, params.continuous)
-    return _finish(state, world, force, torque, m_power, s_power, params)
+    return _finish(state, world, force, torque, m_power, s_power, params, contacts)
 
 
-def _finish(state, world, force, torque, m_power, s_power, params):
+def _finish(state, world, force, torque, m_power, s_power, params, contacts):
     start_c, start_a = world.c, world.a
-    world, _ = physics.step_world(world, state.edges, force, torque, params.gravity)
-    if params.continuous_collision:
+    world, _ = physics.step_world(world, state.edges, force, torque, params.gravity, contacts)
+    if params.continuous_collision and contacts:
         world = toi.solve_toi(start_c, start_a, world, state.edges)
     obs = observation(physics.body_position(world)[0], world.v[0], world.a[0], world.w[0],
                       world.leg_contact)
@@ -191,9 +194,11 @@ def reset_with_draws(heights, force, dispersion, params: EnvParams, wind_idx=0, 
     world = physics.initial_world(W / 2, H)
     state = EnvState(world=world, edges=terrain(heights), prev_shaping=jnp.float32(0.0),
                      wind_idx=jnp.int32(wind_idx), torque_idx=jnp.int32(torque_idx), time=0)
-    # The reset's step(0): initial force (plus wind), no engine, reward discarded.
+    # The reset's step(0): initial force (plus wind), no engine, reward discarded. The bodies
+    # start at height H, above the highest terrain (H/2) by more than one step can fall, so
+    # they touch nothing: the step leaves out collision and contacts.
     action = jnp.zeros(2) if params.continuous else jnp.int32(0)
-    state, obs, _, _ = step_with_draws(state, action, dispersion, params, force)
+    state, obs, _, _ = step_with_draws(state, action, dispersion, params, force, contacts=False)
     return state.replace(time=0), obs
 
 

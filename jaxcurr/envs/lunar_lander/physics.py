@@ -177,30 +177,36 @@ def integrate(c, a, v, w, h):
     return c + h * v, a + h * w, v, w
 
 
-def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.Array]:
+def step_world(world: World, edges, force, torque, gravity, contacts: bool = True
+               ) -> tuple[World, jax.Array]:
     """One ``b2World::Step(1/50, 180, 60)``: collide, integrate velocities (``force``/``torque``
     act on the lander only), 180 velocity iterations, integrate positions, up to 60 position
     iterations, sleep bookkeeping. Returns the new world and whether the position pass
-    converged.
+    converged. ``contacts=False`` (static) leaves out collision and the contact constraints,
+    for a world known to touch nothing (the reset's first step, high above the terrain): a
+    contact with no manifold points changes nothing, so the result is the same.
 
     Box2D solves the island's contacts one after another; each joins one body to the static
     ground, so contacts of different bodies are independent and are solved together (vmapped
     over the bodies), each body's two slots in order: the same arithmetic in fewer operations.
     """
-    world, manifolds = collide(world, edges)
+    if contacts:
+        world, manifolds = collide(world, edges)
     g = jnp.array([0.0, 1.0], jnp.float32) * gravity
     v = world.v + DT * (g + jnp.asarray(INV_MASS)[:, None] * jnp.zeros((3, 2)).at[0].set(force))
     w = world.w.at[0].add(DT * INV_I[0] * torque)
     c, a = world.c, world.a
     edge_idx, on = _slots(world)
-    slot_m = jax.tree.map(lambda x: x[BODY, edge_idx], manifolds)
-    slot_m["count"] = jnp.where(on, slot_m["count"], 0)
-    init = jax.vmap(contact.init_constraint, in_axes=(0, None, None, None, None, None, None))
-    vcs = jax.vmap(init)(slot_m, c, a, LOCAL_CENTER, INV_MASS, INV_I, FRICTION)
+    slots = range(SLOTS_PER_BODY) if contacts else ()
+    if contacts:
+        slot_m = jax.tree.map(lambda x: x[BODY, edge_idx], manifolds)
+        slot_m["count"] = jnp.where(on, slot_m["count"], 0)
+        init = jax.vmap(contact.init_constraint, in_axes=(0, None, None, None, None, None, None))
+        vcs = jax.vmap(init)(slot_m, c, a, LOCAL_CENTER, INV_MASS, INV_I, FRICTION)
     lam_n = world.normal_impulse[BODY, edge_idx]  # (3 bodies, 2 slots, 2 points)
     lam_t = world.tangent_impulse[BODY, edge_idx]
     inv_m, inv_i = jnp.asarray(INV_MASS)[:, None], jnp.asarray(INV_I)
-    for k in range(SLOTS_PER_BODY):  # warm start
+    for k in slots:  # warm start
         for j in range(2):
             vc = jax.tree.map(lambda x, k=k: x[:, k], vcs)
             p = jnp.where(j < vc["count"], 1.0, 0.0)[:, None] * (
@@ -218,7 +224,7 @@ def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.
         v, w, state, lam_n, lam_t = carry
         for j in (1, 0):
             v, w, state = joint_velocity(j, jcs[j], v, w, state)
-        for k in range(SLOTS_PER_BODY):
+        for k in slots:
             vc = jax.tree.map(lambda x, k=k: x[:, k], vcs)
             v, w, ln, lt = solve_velocity(vc, v, w, INV_MASS, INV_I, lam_n[:, k], lam_t[:, k])
             lam_n, lam_t = lam_n.at[:, k].set(ln), lam_t.at[:, k].set(lt)
@@ -239,7 +245,7 @@ def step_world(world: World, edges, force, torque, gravity) -> tuple[World, jax.
     def position_iteration(carry):
         i, c, a, _ = carry
         min_sep = jnp.float32(0.0)
-        for k in range(SLOTS_PER_BODY):
+        for k in slots:
             m = jax.tree.map(lambda x, k=k: x[:, k], slot_m)
             c, a, sep = solve_position(m, c, a, LOCAL_CENTER, INV_MASS, INV_I)
             min_sep = jnp.minimum(min_sep, sep.min())

@@ -99,10 +99,12 @@ def core_distance(verts, p1, p2):
     return jnp.where(inside | crossing, 0.0, jnp.minimum(to_segment, to_polygon))
 
 
-def time_of_impact(verts, radius, c0, a0, c1, a1, p1, p2):
+def time_of_impact(verts, radius, c0, a0, c1, a1, p1, p2, active=True):
     """``b2TimeOfImpact`` of a body's sweep ``(c0, a0) -> (c1, a1)`` against the static edge
     ``p1 p2``; returns ``(touching, beta)``: whether the cores come within ``target`` during
-    the sweep, and the fraction of the sweep at which they first do."""
+    the sweep, and the fraction of the sweep at which they first do. ``active=False`` takes no
+    advance (nothing found): a vmapped search then runs only as long as its active members
+    need."""
     bound = jnp.linalg.norm(c1 - c0) + jnp.abs(a1 - a0) * radius
 
     def distance(t):
@@ -119,19 +121,20 @@ def time_of_impact(verts, radius, c0, a0, c1, a1, p1, p2):
 
     t, _, touching, _ = jax.lax.while_loop(
         lambda carry: carry[3], advance,
-        (jnp.float32(0.0), jnp.int32(0), jnp.bool_(False), jnp.bool_(True)))
+        (jnp.float32(0.0), jnp.int32(0), jnp.bool_(False), jnp.asarray(active)))
     return touching, t
 
 
-_pairs_toi = jax.vmap(jax.vmap(time_of_impact, in_axes=(None,) * 6 + (0, 0)),
-                      in_axes=(0,) * 6 + (None, None))
+_pairs_toi = jax.vmap(jax.vmap(time_of_impact, in_axes=(None,) * 6 + (0, 0, None)),
+                      in_axes=(0,) * 6 + (None, None, None))
 
 
-def _solve_island(manifolds, c, a, v, w, b, sub_dt):
+def _solve_island(manifolds, c, a, v, w, b, sub_dt, active):
     """``b2Island::SolveTOI`` for body ``b`` with its (up to two) touching ground contacts:
     position pass moving only this body, velocity pass without warm starting, integration over
     ``sub_dt``. Returns the corrected pose (the sweep's new start), the end pose and the
-    velocities."""
+    velocities. ``active=False`` skips both passes' iterations (its result is not used), so
+    that vmapped worlds without an impact do not lengthen the loops of those with one."""
     centre, inv_m, inv_i = jnp.asarray(LOCAL_CENTER)[b], jnp.asarray(INV_MASS)[b], \
         jnp.asarray(INV_I)[b]
 
@@ -146,7 +149,7 @@ def _solve_island(manifolds, c, a, v, w, b, sub_dt):
 
     _, c, a, _ = jax.lax.while_loop(
         lambda carry: (carry[0] < TOI_POSITION_ITERATIONS) & ~carry[3], position_iteration,
-        (jnp.int32(0), c, a, jnp.bool_(False)))
+        (jnp.int32(0), c, a, ~active))
     friction = jnp.asarray(FRICTION)[b]
     vcs = [contact.init_constraint(jax.tree.map(lambda x, k=k: x[k], manifolds), c, a, centre,
                                    inv_m, inv_i, friction) for k in range(2)]
@@ -165,16 +168,17 @@ def _solve_island(manifolds, c, a, v, w, b, sub_dt):
     zeros = jnp.zeros((2, 2), jnp.float32)
     _, v, w, _, _, _ = jax.lax.while_loop(
         lambda carry: (carry[0] < VELOCITY_ITERATIONS) & ~carry[5], velocity_iteration,
-        (jnp.int32(0), v, w, zeros, zeros, jnp.bool_(False)))
+        (jnp.int32(0), v, w, zeros, zeros, ~active))
     c_end, a_end, v, w = physics.integrate(c, a, v, w, sub_dt)
     return (c, a), (c_end, a_end), v, w
 
 
-def _earliest_impact(world, c0, a0, alpha0, events, disabled, edges):
+def _earliest_impact(world, c0, a0, alpha0, events, disabled, edges, active=True):
     """The earliest impact over the pairs still allowed one (module docstring, 2): whether
-    there is one, its body and edge, and its time ``alpha`` within the step."""
+    there is one, its body and edge, and its time ``alpha`` within the step (none where
+    ``~active``)."""
     touching, beta = _pairs_toi(jnp.asarray(VERTS), jnp.asarray(RADIUS), c0, a0, world.c,
-                                world.a, edges[:, 0], edges[:, 1])
+                                world.a, edges[:, 0], edges[:, 1], active)
     alpha = jnp.minimum(alpha0[:, None] + (1.0 - alpha0[:, None]) * beta, 1.0)
     alpha = jnp.where(touching & ~disabled & (events <= MAX_SUB_STEPS), alpha, 1.0).ravel()
     first = jnp.argmin(alpha)
@@ -185,7 +189,7 @@ def _earliest_impact(world, c0, a0, alpha0, events, disabled, edges):
 def _resolve_impact(carry, edges):
     """Move the body to the impact, update its contacts and take the TOI sub-step (module
     docstring, 3); then find the next impact."""
-    world, c0, a0, alpha0, events, disabled, (_, b, e, min_alpha) = carry
+    world, c0, a0, alpha0, events, disabled, (active, b, e, min_alpha) = carry
     frac = (min_alpha - alpha0[b]) / (1.0 - alpha0[b])
     c_hit = c0[b] + frac * (world.c[b] - c0[b])
     a_hit = a0[b] + frac * (world.a[b] - a0[b])
@@ -204,7 +208,7 @@ def _resolve_impact(carry, edges):
     island = jax.tree.map(lambda x: x[b, slots], manifolds)
     island["count"] = island["count"] * jnp.stack([1, others[second]]).astype(jnp.int32)
     (c_start, a_start), (c_end, a_end), v, w = _solve_island(
-        island, c_hit, a_hit, world.v[b], world.w[b], b, (1.0 - min_alpha) * DT)
+        island, c_hit, a_hit, world.v[b], world.w[b], b, (1.0 - min_alpha) * DT, active)
 
     moved = updated.replace(c=world.c.at[b].set(c_end), a=world.a.at[b].set(a_end),
                             v=world.v.at[b].set(v), w=world.w.at[b].set(w))
@@ -215,7 +219,7 @@ def _resolve_impact(carry, edges):
     alpha0 = jnp.where(solid, alpha0.at[b].set(min_alpha), alpha0)
     events = events + pair
     disabled = (disabled & ~updated_pairs) | (~solid & pair)
-    impact = _earliest_impact(world, c0, a0, alpha0, events, disabled, edges)
+    impact = _earliest_impact(world, c0, a0, alpha0, events, disabled, edges, active)
     return world, c0, a0, alpha0, events, disabled, impact
 
 
@@ -225,7 +229,8 @@ def solve_toi(start_c, start_a, world: World, edges) -> World:
     alpha0 = jnp.zeros(3, jnp.float32)
     events = jnp.zeros((3, N_EDGES), jnp.int32)
     disabled = jnp.zeros((3, N_EDGES), bool)
-    impact = _earliest_impact(world, start_c, start_a, alpha0, events, disabled, edges)
+    impact = _earliest_impact(world, start_c, start_a, alpha0, events, disabled, edges,
+                              world.awake)
     carry = jax.lax.while_loop(lambda carry: carry[-1][0],
                                lambda carry: _resolve_impact(carry, edges),
                                (world, start_c, start_a, alpha0, events, disabled, impact))

@@ -59,6 +59,7 @@ from jaxcurr.envs.lunar_lander.physics import (
 TARGET = max(contact.LINEAR_SLOP, contact.TOTAL_RADIUS - 3.0 * contact.LINEAR_SLOP)
 TOLERANCE = 0.25 * contact.LINEAR_SLOP
 MAX_ADVANCES = 50
+CLOSE_PAIRS = 4  # pairs whose search continues past the first advance, per round
 MAX_SUB_STEPS = 8
 TOI_POSITION_ITERATIONS = 20
 TOI_BAUMGARTE = 0.75
@@ -99,34 +100,58 @@ def core_distance(verts, p1, p2):
     return jnp.where(inside | crossing, 0.0, jnp.minimum(to_segment, to_polygon))
 
 
-def time_of_impact(verts, radius, c0, a0, c1, a1, p1, p2, active=True):
-    """``b2TimeOfImpact`` of a body's sweep ``(c0, a0) -> (c1, a1)`` against the static edge
-    ``p1 p2``; returns ``(touching, beta)``: whether the cores come within ``target`` during
-    the sweep, and the fraction of the sweep at which they first do. ``active=False`` takes no
-    advance (nothing found): a vmapped search then runs only as long as its active members
-    need."""
-    bound = jnp.linalg.norm(c1 - c0) + jnp.abs(a1 - a0) * radius
-
-    def distance(t):
-        return core_distance(c0 + t * (c1 - c0) + contact.rotate(a0 + t * (a1 - a0), verts),
-                             p1, p2)
-
-    def advance(carry):
-        t, i, _, _ = carry
-        d = distance(t)
-        t_next = t + (d - TARGET) / jnp.maximum(bound, 1e-12)
-        touching = (d > 0.0) & (d < TARGET + TOLERANCE)
-        running = (d >= TARGET + TOLERANCE) & (t_next < 1.0) & (i + 1 < MAX_ADVANCES)
-        return jnp.where(running, t_next, t), i + 1, touching, running
-
-    t, _, touching, _ = jax.lax.while_loop(
-        lambda carry: carry[3], advance,
-        (jnp.float32(0.0), jnp.int32(0), jnp.bool_(False), jnp.asarray(active)))
-    return touching, t
+def _advance(geometry, t, i):
+    """One conservative-advancement step of ``b2TimeOfImpact`` for one body-edge pair: the
+    cores' distance at sweep fraction ``t``, the next ``t``, and whether the pair is touching
+    (within ``target + tolerance``) or still running."""
+    verts, c0, a0, c1, a1, bound, p1, p2 = geometry
+    d = core_distance(c0 + t * (c1 - c0) + contact.rotate(a0 + t * (a1 - a0), verts), p1, p2)
+    t_next = t + (d - TARGET) / jnp.maximum(bound, 1e-12)
+    touching = (d > 0.0) & (d < TARGET + TOLERANCE)
+    running = (d >= TARGET + TOLERANCE) & (t_next < 1.0) & (i + 1 < MAX_ADVANCES)
+    return jnp.where(running, t_next, t), i + 1, touching, running
 
 
-_pairs_toi = jax.vmap(jax.vmap(time_of_impact, in_axes=(None,) * 6 + (0, 0, None)),
-                      in_axes=(0,) * 6 + (None, None, None))
+_advance_pairs = jax.vmap(_advance)
+
+
+def time_of_impact(c0, a0, c1, a1, edges, active=True):
+    """``b2TimeOfImpact`` of every body's sweep ``(c0, a0) -> (c1, a1)`` against every static
+    edge; returns ``(touching, beta)`` (3, 10): whether the cores come within ``target`` during
+    the sweep, and the fraction of the sweep at which they first do. ``active=False``: no search
+    (nothing found), so that vmapped worlds without one do not lengthen the others' loops.
+
+    Every pair takes its first advance together; almost all stop there (out of reach within the
+    sweep). The few still running continue ``CLOSE_PAIRS`` at a time, each pair by the same
+    steps as alone, so the cost of a long search is that of a few pairs, not of all 30."""
+    bound = jnp.linalg.norm(c1 - c0, axis=-1) + jnp.abs(a1 - a0) * jnp.asarray(RADIUS)
+    per_body = (jnp.asarray(VERTS), c0, a0, c1, a1, bound)
+    geometry = tuple(jnp.repeat(x, N_EDGES, 0) for x in per_body) + (
+        jnp.tile(edges[:, 0], (3, 1)), jnp.tile(edges[:, 1], (3, 1)))
+    pairs = 3 * N_EDGES
+    t, i, touching, running = _advance_pairs(geometry, jnp.zeros(pairs, jnp.float32),
+                                             jnp.zeros(pairs, jnp.int32))
+    t, touching = jnp.where(active, t, 0.0), touching & active
+    running = running & active
+
+    def continue_some(carry):
+        t, i, touching, running = carry
+        pick = jnp.argsort(~running, stable=True)[:CLOSE_PAIRS]
+        sub = tuple(x[pick] for x in geometry)
+
+        def advance_running(inner):
+            st, si, stouch, srun = inner
+            nt, ni, ntouch, nrun = _advance_pairs(sub, st, si)
+            keep = lambda new, old: jnp.where(srun, new, old)
+            return keep(nt, st), keep(ni, si), keep(ntouch, stouch), nrun & srun
+
+        inner = jax.lax.while_loop(lambda inner: jnp.any(inner[3]), advance_running,
+                                   (t[pick], i[pick], touching[pick], running[pick]))
+        return tuple(x.at[pick].set(y) for x, y in zip(carry, inner, strict=True))
+
+    t, _, touching, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[3]), continue_some,
+                                           (t, i, touching, running))
+    return touching.reshape(3, N_EDGES), t.reshape(3, N_EDGES)
 
 
 def _solve_island(manifolds, c, a, v, w, b, sub_dt, active):
@@ -177,8 +202,7 @@ def _earliest_impact(world, c0, a0, alpha0, events, disabled, edges, active=True
     """The earliest impact over the pairs still allowed one (module docstring, 2): whether
     there is one, its body and edge, and its time ``alpha`` within the step (none where
     ``~active``)."""
-    touching, beta = _pairs_toi(jnp.asarray(VERTS), jnp.asarray(RADIUS), c0, a0, world.c,
-                                world.a, edges[:, 0], edges[:, 1], active)
+    touching, beta = time_of_impact(c0, a0, world.c, world.a, edges, active)
     alpha = jnp.minimum(alpha0[:, None] + (1.0 - alpha0[:, None]) * beta, 1.0)
     alpha = jnp.where(touching & ~disabled & (events <= MAX_SUB_STEPS), alpha, 1.0).ravel()
     first = jnp.argmin(alpha)

@@ -29,6 +29,11 @@ from jaxcurr.run import runner
 from jaxcurr.run.experiment import resolve_experiment
 
 
+def state_megabytes(state) -> float:
+    """Megabytes held by a program state's arrays (replay buffers dominate an RL state)."""
+    return sum(x.nbytes for x in jax.tree.leaves(state)) / 1e6
+
+
 def peak_memory() -> dict:
     """Peak resident set of this process and, on an accelerator, the device's peak bytes."""
     out = {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}

@@ -30,6 +30,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from benchmarks.measure_jax import state_megabytes
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -78,11 +80,16 @@ def _experiment(name: str, **sections) -> dict:
     return values
 
 
-def jax_sac_rate(steps: int) -> dict:
+def jax_sac_rate(steps: int, seeds: int | None = None, buffer_size: int | None = None) -> dict:
+    """Run-steps/s of ``lunar_sac``'s variants x ``seeds`` (default: the experiment's) over
+    ``steps`` learning env steps with their updates (``init`` takes the random steps);
+    ``buffer_size`` replaces each run's replay capacity."""
     from jaxcurr.kinds import discrete_sac
     from jaxcurr.students.variants import variants
 
-    config = discrete_sac.from_dict(_experiment("lunar_sac", run={"window_steps": steps}))
+    run = {"window_steps": steps, **({"seeds": seeds} if seeds else {})}
+    sac = {"buffer_size": buffer_size} if buffer_size else {}
+    config = discrete_sac.from_dict(_experiment("lunar_sac", run=run, sac=sac))
     _, _, sac = discrete_sac.build_sac(config)
     names, seeds = list(config.variants.names), config.run.seeds
     keys, switches = jax.random.split(jax.random.key(0), seeds), variants(names)
@@ -92,7 +99,8 @@ def jax_sac_rate(steps: int) -> dict:
     started = time.perf_counter()
     jax.block_until_ready(chunk(state, switches))
     runs = len(names) * seeds
-    return {"runs": runs, "run_steps_per_s": runs * steps / (time.perf_counter() - started)}
+    return {"runs": runs, "run_steps_per_s": runs * steps / (time.perf_counter() - started),
+            "state_mb_per_run": state_megabytes(state) / runs}
 
 
 def jax_ppo_rate(episodes: int) -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.measure_jax import peak_memory
+from benchmarks.measure_jax import peak_memory, state_megabytes
 from jaxcurr.students.variants import VARIANT_NAMES, variants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +36,15 @@ def _load(path: Path):
     return module
 
 
-def measure_jax(learning_steps: int, dense: bool, seeds: int = 5) -> dict:
-    """All 4 variants x ``seeds`` seeds as one jit(vmap(vmap)) program."""
+def measure_jax(learning_steps: int, dense: bool, seeds: int = 5,
+                buffer_size: int | None = None) -> dict:
+    """All 4 variants x ``seeds`` seeds as one jit(vmap(vmap)) program; ``buffer_size``
+    replaces each run's replay capacity."""
     from jaxcurr.kinds import discrete_sac
 
     cfg = tomllib.loads((ROOT / "experiments" / "fourrooms_sac.toml").read_text())
-    cfg["sac"].update(one_hot_observations=not dense)
+    cfg["sac"].update(one_hot_observations=not dense,
+                      **({"buffer_size": buffer_size} if buffer_size else {}))
     cfg["run"].update(window_steps=learning_steps)
     config = discrete_sac.from_dict(cfg)
     _, _, sac = discrete_sac.build_sac(config)
@@ -63,7 +66,8 @@ def measure_jax(learning_steps: int, dense: bool, seeds: int = 5) -> dict:
             "learning_steps": learning_steps, "compile_s": compile_s, "run_s": seconds,
             "run_steps_per_s": runs * learning_steps / seconds,
             "env_steps_reached": int(np.max(np.asarray(state.step))),
-            "random_steps": sac_config.random_steps, **peak_memory()}
+            "random_steps": sac_config.random_steps,
+            "state_mb_per_run": state_megabytes(state) / runs, **peak_memory()}
 
 
 def measure_torch(variant: str, seed: int, learning_steps: int) -> dict:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import jax
 
+from benchmarks.measure_jax import state_megabytes
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,14 +33,19 @@ EXPERIMENTS = {"pointmaze": ("pointmaze_acl.toml", {}),
                "relocate": ("adroit_acl.toml", {"hidden": [128, 128, 128], "batch_size": 128})}
 
 
-def measure_jax(env: str, window_steps: int, windows: int) -> dict:
+def measure_jax(env: str, window_steps: int, windows: int, seeds: int | None = None,
+                buffer_size: int | None = None) -> dict:
+    """Run-steps/s of the experiment's methods x ``seeds`` (default: the experiment's) in one
+    program, over ``windows`` windows after a first (compiling, random-phase) one;
+    ``buffer_size`` replaces each run's replay capacity."""
     from jaxcurr.curricula.initial_state import Method
     from jaxcurr.kinds import initial_state_curriculum as kind
 
     file, sac = EXPERIMENTS[env]
     values = tomllib.loads((ROOT / "experiments" / file).read_text())
-    values["sac"].update(sac)
-    values["run"].update(total_steps=window_steps * (windows + 1), eval_every=window_steps)
+    values["sac"].update(sac, **({"buffer_size": buffer_size} if buffer_size else {}))
+    values["run"].update(total_steps=window_steps * (windows + 1), eval_every=window_steps,
+                         **({"seeds": seeds} if seeds else {}))
     values["sac"].update(random_steps=window_steps // 2, learning_starts=window_steps)
     config = kind.from_dict(values)
     program = kind.build_program(config)
@@ -58,7 +65,8 @@ def measure_jax(env: str, window_steps: int, windows: int) -> dict:
     runs = len(keys)
     return {"impl": "jax", "runs": runs, "learning_steps": window_steps * windows,
             "first_window_s": first, "run_s": seconds,
-            "run_steps_per_s": runs * window_steps * windows / seconds}
+            "run_steps_per_s": runs * window_steps * windows / seconds,
+            "state_mb_per_run": state_megabytes(state) / runs}
 
 
 def measure_torch(python: str, env: str, steps: int) -> dict:

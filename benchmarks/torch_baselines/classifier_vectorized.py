@@ -82,8 +82,8 @@ class Learner:
 
     def teacher_logits(self, teacher: dict) -> torch.Tensor:
         """``[S, K]`` task logits of every seed's teacher."""
-        return vmap(lambda p: functional_call(self.teacher_base, p, (common.TEACHER_OBS,)))(
-            teacher)
+        obs = common.TEACHER_OBS.to(next(iter(teacher.values())).device)
+        return vmap(lambda p: functional_call(self.teacher_base, p, (obs,)))(teacher)
 
     def rewards(self, state: MethodState, x, y, losses, moments: Adam, step: int):
         """The method's rewards ``[S, B]`` at ``state.student``, with Adam's ``moments``
@@ -140,12 +140,12 @@ class Learner:
         return rewards, losses.mean(-1)
 
 
-def init_states(config: Config, data: common.TorchData, seeds: int):
+def init_states(config: Config, data: common.TorchData, seeds: int, device: str = "cpu"):
     """Stacked networks (each seed initialised as in the paper-style baseline, from the same
     generator) and each seed's training labels ``[S, N]``."""
     students, teachers, labels = [], [], []
     for seed in range(seeds):
-        init = common.seed_generator(config, seed)
+        init = common.seed_generator(config, seed, device=device)
         students.append(common.student_mlp(config, data.x_train.shape[1], init))
         teachers.append(common.teacher_mlp(config, init))
         labels.append(common.initial_labels(data, config.data.label_mode, init))
@@ -162,23 +162,30 @@ def init_states(config: Config, data: common.TorchData, seeds: int):
 
 
 def run(config: Config, data: TaskData | common.TorchData, seeds: int,
-        steps: int | None = None, compile: bool = True) -> dict[str, np.ndarray]:
+        steps: int | None = None, compile: bool = True, device: str = "cpu"
+        ) -> dict[str, np.ndarray]:
     """All seeds at once; metrics ``{"method/metric": [seeds, windows, ...]}`` as
     ``jaxcurr.run.runner.run`` returns them. ``compile`` (the default: faster for every method)
     wraps each method's update in ``torch.compile``; each method, seed count and the first
-    step are compiled separately, so dynamo's recompile limit is raised to allow them."""
-    steps = common.check_steps(config, steps)
+    step are compiled separately, so dynamo's recompile limit is raised to allow them.
+    ``device``: where every tensor lives (``"cuda"`` for the GPU rows of
+    ``benchmarks/gpu_measurements.sh``; its random draws differ from the CPU's)."""
+    with torch.device(device):
+        return _run(config, data, seeds, common.check_steps(config, steps), compile, device)
+
+
+def _run(config, data, seeds, steps, compile, device):
     if compile:
         dynamo = torch._dynamo.config
         dynamo.recompile_limit = max(dynamo.recompile_limit, 64)
         dynamo.accumulated_recompile_limit = max(dynamo.accumulated_recompile_limit, 1024)
-    data = common.to_torch(data)
+    data = common.to_torch(data, device)
     run_cfg, mode = config.run, config.data.label_mode
-    states, labels, student_base, teacher_base = init_states(config, data, seeds)
+    states, labels, student_base, teacher_base = init_states(config, data, seeds, device)
     learners = {m: Learner(config, m, student_base, teacher_base) for m in run_cfg.methods}
     updates = {m: (torch.compile(learner.update) if compile else learner.update)
                for m, learner in learners.items()}
-    generators = {m: common.seed_generator(config, 0, 1 + i)  # seed 0 of the paper baseline
+    generators = {m: common.seed_generator(config, 0, 1 + i, device)  # the paper's seed 0
                   for i, m in enumerate(run_cfg.methods)}
     eval_x, eval_labels = data.x_train[data.eval_index], labels[:, data.eval_index]
     logs = {m: [] for m in run_cfg.methods}
@@ -206,18 +213,19 @@ def run(config: Config, data: TaskData | common.TorchData, seeds: int,
                 logs[method].append(common.window_metrics(
                     apply(state.student, (eval_x,)), apply(state.student, (data.x_test,)),
                     eval_labels, probs, windows[method], data, mode))
-    return {f"{m}/{k}": torch.stack([log[k] for log in logs[m]], 1).numpy()
+    return {f"{m}/{k}": torch.stack([log[k] for log in logs[m]], 1).cpu().numpy()
             for m in run_cfg.methods for k in logs[m][0]}
 
 
 def time_steps(config: Config, data: TaskData | common.TorchData, seeds: int, steps: int,
-               compile: bool = True) -> float:
-    """Wall seconds of ``steps`` steps of every method for ``seeds`` seeds (after a one-window
-    warm-up run, which also compiles)."""
-    data = common.to_torch(data)
-    run(config, data, seeds, config.run.log_every, compile)
+               compile: bool = True, device: str = "cpu") -> float:
+    """Wall seconds of ``steps`` steps of every method for ``seeds`` seeds on ``device``
+    (after a one-window warm-up run, which also compiles; the run ends by copying its metrics
+    to the host, so the device's queue is done when the clock stops)."""
+    data = common.to_torch(data, device)
+    run(config, data, seeds, config.run.log_every, compile, device)
     started = time.perf_counter()
-    run(config, data, seeds, steps, compile)
+    run(config, data, seeds, steps, compile, device)
     return time.perf_counter() - started
 
 

@@ -66,13 +66,14 @@ class TorchData(NamedTuple):
         return len(self.sizes)
 
 
-def to_torch(data: TaskData | TorchData) -> TorchData:
-    """Convert the JAX engine's prepared arrays (``prepare_data``) to torch tensors."""
+def to_torch(data: TaskData | TorchData, device: str = "cpu") -> TorchData:
+    """Convert the JAX engine's prepared arrays (``prepare_data``) to torch tensors on
+    ``device``."""
     if isinstance(data, TorchData):
-        return data
+        return TorchData(*(x.to(device) for x in data))
 
     def t(a):
-        return torch.from_numpy(np.array(a))
+        return torch.from_numpy(np.array(a)).to(device)
 
     group_of_class, members, sizes = (t(a).long() for a in data.groups)
     eval_index = t(data.eval_index).long()
@@ -312,9 +313,11 @@ def uniform_probs(num_tasks: int, leading: tuple[int, ...] = ()) -> torch.Tensor
     return torch.full((*leading, num_tasks), 1.0 / num_tasks)
 
 
-def seed_generator(config: Config, seed: int, stream: int = 0) -> torch.Generator:
-    """An independent torch generator for (run.seed, seed index, stream)."""
-    return torch.Generator().manual_seed(
+def seed_generator(config: Config, seed: int, stream: int = 0,
+                   device: str = "cpu") -> torch.Generator:
+    """An independent torch generator for (run.seed, seed index, stream) on ``device`` (a CUDA
+    generator draws other numbers than a CPU one from the same seed)."""
+    return torch.Generator(device=device).manual_seed(
         (config.run.seed * 1_000_003 + seed) * 1_009 + stream)
 
 

@@ -203,9 +203,13 @@ def test_the_resets_contact_free_first_step_equals_the_full_step():
             ll.step_with_draws = full
 
     (obs_a, state_a), (obs_b, state_b) = reset(keys, False), reset(keys, True)
-    np.testing.assert_array_equal(obs_a, obs_b)
-    same = jax.tree.map(np.array_equal, state_a.replace(world=state_a.world.replace(
-        contact_keys=0)), state_b.replace(world=state_b.world.replace(contact_keys=0)))
-    assert all(jax.tree.leaves(same))
+    # Equal on the machine this was written on; the two programs are compiled apart, so allow
+    # float rounding (a contact wrongly left out would move the bodies by far more).
+    np.testing.assert_allclose(obs_a, obs_b, rtol=1e-6, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(state_a.replace(world=state_a.world.replace(contact_keys=0))),
+                    jax.tree.leaves(state_b.replace(world=state_b.world.replace(contact_keys=0))),
+                    strict=True):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                                   rtol=1e-6, atol=1e-6)
     assert float(jnp.max(state_a.edges[..., 1])) > 0.8 * ll.H / 2  # terrain near its highest
     assert not bool(jnp.any(state_b.world.contact_count))

@@ -184,7 +184,8 @@ def step_world(world: World, edges, force, torque, gravity, contacts: bool = Tru
     iterations, sleep bookkeeping. Returns the new world and whether the position pass
     converged. ``contacts=False`` (static) leaves out collision and the contact constraints,
     for a world known to touch nothing (the reset's first step, high above the terrain): a
-    contact with no manifold points changes nothing, so the result is the same.
+    contact with no manifold points changes nothing, so the result is the same (up to the
+    rounding of a differently compiled program).
 
     Box2D solves the island's contacts one after another; each joins one body to the static
     ground, so contacts of different bodies are independent and are solved together (vmapped

@@ -80,15 +80,18 @@ def _experiment(name: str, **sections) -> dict:
     return values
 
 
-def jax_sac_rate(steps: int, seeds: int | None = None, buffer_size: int | None = None) -> dict:
+def jax_sac_rate(steps: int, seeds: int | None = None, buffer_size: int | None = None,
+                 random_steps: int | None = None) -> dict:
     """Run-steps/s of ``lunar_sac``'s variants x ``seeds`` (default: the experiment's) over
-    ``steps`` learning env steps with their updates (``init`` takes the random steps);
+    ``steps`` learning env steps with their updates (``init`` takes the random steps, the
+    experiment's 10,000 unless ``random_steps`` says fewer: they only fill the buffer);
     ``buffer_size`` replaces each run's replay capacity."""
     from jaxcurr.kinds import discrete_sac
     from jaxcurr.students.variants import variants
 
     run = {"window_steps": steps, **({"seeds": seeds} if seeds else {})}
     sac = {"buffer_size": buffer_size} if buffer_size else {}
+    sac |= {"random_steps": random_steps} if random_steps else {}
     config = discrete_sac.from_dict(_experiment("lunar_sac", run=run, sac=sac))
     _, _, sac = discrete_sac.build_sac(config)
     names, seeds = list(config.variants.names), config.run.seeds
@@ -135,8 +138,8 @@ def torch_rate(algo: str, variant: str, amount: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sac-steps", type=int, default=1000)
-    parser.add_argument("--ppo-episodes", type=int, default=10)
+    parser.add_argument("--sac-steps", type=int, default=1000, help="0: no SAC rows")
+    parser.add_argument("--ppo-episodes", type=int, default=10, help="0: no PPO rows")
     parser.add_argument("--envs", type=int, nargs="+", default=[1, 64, 1024])
     parser.add_argument("--jax-only", action="store_true",
                         help="skip Box2D and the PyTorch runs (a machine without them)")
@@ -149,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         result["env"][f"jax_{envs}_envs"] = jax_env_rate(envs)
         print(f"jax env, {envs} envs: {result['env'][f'jax_{envs}_envs']:.0f} steps/s",
               file=sys.stderr, flush=True)
-    result["sac_jax"] = jax_sac_rate(args.sac_steps)
-    result["ppo_jax"] = jax_ppo_rate(args.ppo_episodes)
+    if args.sac_steps:
+        result["sac_jax"] = jax_sac_rate(args.sac_steps)
+    if args.ppo_episodes:
+        result["ppo_jax"] = jax_ppo_rate(args.ppo_episodes)
     if args.jax_only:
         print(json.dumps(result))
         return 0

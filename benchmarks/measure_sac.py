@@ -37,14 +37,15 @@ def _load(path: Path):
 
 
 def measure_jax(learning_steps: int, dense: bool, seeds: int = 5,
-                buffer_size: int | None = None) -> dict:
+                buffer_size: int | None = None, random_steps: int | None = None) -> dict:
     """All 4 variants x ``seeds`` seeds as one jit(vmap(vmap)) program; ``buffer_size``
-    replaces each run's replay capacity."""
+    replaces each run's replay capacity, ``random_steps`` the buffer-filling random phase."""
     from jaxcurr.kinds import discrete_sac
 
     cfg = tomllib.loads((ROOT / "experiments" / "fourrooms_sac.toml").read_text())
     cfg["sac"].update(one_hot_observations=not dense,
-                      **({"buffer_size": buffer_size} if buffer_size else {}))
+                      **({"buffer_size": buffer_size} if buffer_size else {}),
+                      **({"random_steps": random_steps} if random_steps else {}))
     cfg["run"].update(window_steps=learning_steps)
     config = discrete_sac.from_dict(cfg)
     _, _, sac = discrete_sac.build_sac(config)

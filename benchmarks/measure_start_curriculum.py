@@ -7,9 +7,13 @@ experiments/pointmaze_acl.toml; experiments/adroit_acl.toml with those nets, hos
 Timed: env steps with one SAC update each (JAX: ``--windows`` windows of ``--window-steps``
 after a first window that compiles and fills the buffer; torch:
 ``benchmarks/torch_baselines/sac_start_curriculum.py --steps``, its learning phase). Prints a
-markdown table and one JSON line.
+markdown table and one JSON line per row.
 
     python -m benchmarks.measure_start_curriculum --env relocate --torch-python PYTHON
+    python -m benchmarks.measure_start_curriculum --runs 12 128 --processes 16 --device cuda
+
+With ``--runs``, each row runs that many torch processes (``--processes`` at a time, summed over
+the time any is learning) against a JAX program of that many runs.
 """
 
 from __future__ import annotations
@@ -69,11 +73,33 @@ def measure_jax(env: str, window_steps: int, windows: int, seeds: int | None = N
             "state_mb_per_run": state_megabytes(state) / runs}
 
 
-def measure_torch(python: str, env: str, steps: int) -> dict:
+def measure_torch(python: str, env: str, steps: int, runs: int = 1, processes: int = 1,
+                  device: str = "cpu", learning_starts: int | None = None) -> dict:
+    """The authors' form: ``runs`` seeds, one process each, at most ``processes`` at a time
+    (the way one fills a GPU with per-seed scripts). ``env_steps_per_s``: all runs' learning
+    steps over the time some run was in its learning phase (one run: its own rate)."""
     script = ROOT / "benchmarks" / "torch_baselines" / "sac_start_curriculum.py"
-    done = subprocess.run([python, str(script), "--env", env, "--steps", str(steps)],
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    command = [python, str(script), "--env", env, "--steps", str(steps), "--device", device]
+    if learning_starts is not None:
+        command += ["--learning-starts", str(learning_starts)]
+    waiting, running, done = list(range(runs)), [], []
+    while waiting or running:
+        while waiting and len(running) < processes:
+            running.append(subprocess.Popen(command + ["--seed", str(waiting.pop(0))],
+                                            stdout=subprocess.PIPE, text=True))
+        finished = running.pop(0)
+        out, _ = finished.communicate()
+        if finished.returncode:
+            raise SystemExit(f"{script.name} exited with {finished.returncode}")
+        done.append(json.loads(out.strip().splitlines()[-1]))
+    busy, end = 0.0, float("-inf")
+    for start, stop in sorted((r["wall_start"], r["wall_end"]) for r in done):
+        busy += max(0.0, stop - max(start, end))
+        end = max(end, stop)
+    return {"impl": "torch", "env": env, "device": device, "runs": runs,
+            "processes": min(runs, processes), "learning_steps": steps,
+            "env_steps_per_s": runs * steps / busy,
+            "per_process_steps_per_s": [r["env_steps_per_s"] for r in done]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,16 +110,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-steps", type=int, default=2500)
     parser.add_argument("--windows", type=int, default=2)
     parser.add_argument("--torch-steps", type=int, default=2000)
+    parser.add_argument("--runs", type=int, nargs="+",
+                        help="runs per row (JAX: one program, methods x runs/methods seeds; "
+                             "torch: that many processes); default: the experiment's runs "
+                             "against one torch process")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="torch processes at a time (e.g. the host's cores)")
+    parser.add_argument("--device", default="cpu", help="the torch runs' device (cpu, cuda)")
+    parser.add_argument("--learning-starts", type=int,
+                        help="torch: env steps before the first update (default: the authors')")
+    parser.add_argument("--torch-only", action="store_true",
+                        help="only the torch rows (the JAX ones: measure_rl_width)")
     args = parser.parse_args(argv)
-    torch_run = measure_torch(args.torch_python, args.env, args.torch_steps)
-    jax_run = measure_jax(args.env, args.window_steps, args.windows)
-    ratio = jax_run["run_steps_per_s"] / torch_run["env_steps_per_s"]
+    file, _ = EXPERIMENTS[args.env]
+    methods = len(tomllib.loads((ROOT / "experiments" / file).read_text())["methods"]["names"])
+    rows = []
+    for runs in args.runs or [None]:
+        if runs is not None and runs % methods:
+            parser.error(f"--runs: a multiple of the {methods} methods, got {runs}")
+        torch_run = measure_torch(args.torch_python, args.env, args.torch_steps, runs or 1,
+                                  args.processes, args.device, args.learning_starts)
+        if args.torch_only:
+            print(json.dumps({"env": args.env, "torch": torch_run}), flush=True)
+            continue
+        jax_run = measure_jax(args.env, args.window_steps, args.windows,
+                              runs // methods if runs else None)
+        rows.append((torch_run, jax_run, jax_run["run_steps_per_s"]
+                     / torch_run["env_steps_per_s"]))
     print("| implementation | runs | env steps/s (all runs) | vs torch |\n|---|---:|---:|---:|")
-    print(f"| PyTorch + MuJoCo, one seed per process (runs one after another) | 1 at a time | "
-          f"{torch_run['env_steps_per_s']:.0f} | 1x |")
-    print(f"| JAX, one program | {jax_run['runs']} | {jax_run['run_steps_per_s']:.0f} | "
-          f"{ratio:.1f}x |")
-    print(json.dumps({"env": args.env, "jax": jax_run, "torch": torch_run, "ratio": ratio}))
+    for torch_run, jax_run, ratio in rows:
+        print(f"| PyTorch ({torch_run['device']}) + MuJoCo, one seed per process, "
+              f"{torch_run['processes']} at a time | {torch_run['runs']} | "
+              f"{torch_run['env_steps_per_s']:.0f} | 1x |")
+        print(f"| JAX, one program | {jax_run['runs']} | {jax_run['run_steps_per_s']:.0f} | "
+              f"{ratio:.1f}x |")
+    for torch_run, jax_run, ratio in rows:
+        print(json.dumps({"env": args.env, "jax": jax_run, "torch": torch_run, "ratio": ratio}))
     return 0
 
 

@@ -93,6 +93,8 @@ def test_seed_range_and_non_finite_numbers(tiny_config, tmp_path, capsys):
                                                          "run.seed=4294967296")
     assert "student.learning_rate: got inf" in _one_line_error(capsys, path, "--set",
                                                                "student.learning_rate=inf")
+    assert "student.precision: got 'float16'; allowed: one of 'float32', 'bfloat16'" in (
+        _one_line_error(capsys, path, "--set", "student.precision=float16"))
 
 
 def test_debug_shows_the_traceback(tiny_config, tmp_path):

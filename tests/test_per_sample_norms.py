@@ -164,3 +164,43 @@ def test_signals_shared_with_the_training_step_equal_separate_passes(name):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(rewards, signal(loss_fn, params, xy, None), rtol=1e-5)
     assert signals.momentum_correlation().with_step is None
+
+
+def test_bfloat16_student_keeps_float32_parameters_and_tracks_the_float32_one():
+    """``precision="bfloat16"``: float32 parameters and logits; logits, gradient and ghost
+    norms within bfloat16's rounding (8-bit mantissa: relative 2^-8 per operand) of the
+    float32 model's on the same parameters."""
+    _, params, (x, y) = _classifier(3, (32, 16), 20, 5, 16)
+    full = MLPClassifier((32, 16), 5)
+    half = MLPClassifier((32, 16), 5, "bfloat16")
+    assert {p.dtype for p in jax.tree.leaves(half.init(jax.random.PRNGKey(0), x[:1]))} == {
+        jnp.dtype(jnp.float32)}
+    logits, reference = half.apply(params, x), full.apply(params, x)
+    assert logits.dtype == jnp.float32
+    scale = float(jnp.max(jnp.abs(reference)))
+    assert float(jnp.max(jnp.abs(logits - reference))) < 3e-2 * scale
+    assert float(jnp.max(jnp.abs(logits - reference))) > 0  # it did round
+
+    def losses(model):
+        return lambda p, xy: per_sample_cross_entropy(model.apply(p, xy[0]), xy[1])
+
+    grads = [jax.grad(lambda p, m=m: jnp.mean(losses(m)(p, (x, y))))(params)
+             for m in (half, full)]
+    flat = [jnp.concatenate([g.ravel() for g in jax.tree.leaves(t)]) for t in grads]
+    cosine = jnp.dot(flat[0], flat[1]) / (jnp.linalg.norm(flat[0]) * jnp.linalg.norm(flat[1]))
+    assert float(cosine) > 0.999
+    ghost = psn.per_sample_grad_norms(losses(half), params, (x, y), "ghost")
+    np.testing.assert_allclose(np.asarray(ghost), _loop_norms(losses(full), params, (x, y)),
+                               rtol=3e-2)
+
+
+def test_bfloat16_student_multiplies_bfloat16_into_float32_sums():
+    """Every layer's product takes bfloat16 operands and sums into float32 (bfloat16 sums
+    would lose the logits' precision; float32 operands would not use the bf16 units)."""
+    _, params, (x, _) = _classifier(0, (8, 8), 6, 3, 4)
+    jaxpr = jax.make_jaxpr(MLPClassifier((8, 8), 3, "bfloat16").apply)(params, x)
+    dots = [eqn for eqn in jaxpr.jaxpr.eqns if eqn.primitive.name == "dot_general"]
+    assert len(dots) == 3
+    for eqn in dots:
+        assert [v.aval.dtype for v in eqn.invars] == [jnp.dtype(jnp.bfloat16)] * 2
+        assert eqn.outvars[0].aval.dtype == jnp.float32

@@ -21,8 +21,11 @@ The same systems as ``jaxcurr run pointmaze_acl`` / ``adroit_acl`` (3 x 128 nets
 
     python benchmarks/torch_baselines/sac_start_curriculum.py --env relocate --steps 2000
 
-Runs ``learning_starts`` steps (random actions, then the policy without updates) and then
-``--steps`` learning steps, and prints one JSON line with the learning phase's env steps/s.
+Runs ``--learning-starts`` steps (the first half random actions, then the policy without
+updates) and then ``--steps`` learning steps, and prints one JSON line with the learning phase's
+env steps/s and its wall-clock start and end (so that concurrent processes can be summed).
+``--device cuda`` puts SAC's networks, optimizers and batches on the GPU (the teacher's 2 x 64
+nets, updated once per episode, and the replay buffer stay on the host, as in the authors' code).
 """
 
 import argparse
@@ -37,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 HIDDEN, BATCH, LR, GAMMA, TAU = 128, 128, 3e-4, 0.99, 0.005
-RANDOM_STEPS, LEARNING_STARTS, BUFFER = 5_000, 10_000, 1_000_000
+LEARNING_STARTS, BUFFER = 10_000, 1_000_000
 
 
 def mlp(sizes, activation):
@@ -197,39 +200,41 @@ def sac_update(actor, critic, target, a_opt, c_opt, batch, alpha):
     return norm
 
 
-def run(env_name: str, steps: int, seed: int) -> dict:
+def run(env_name: str, steps: int, seed: int, device: str = "cpu",
+        learning_starts: int = LEARNING_STARTS) -> dict:
     gym.register_envs(gymnasium_robotics)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     env = ENVS[env_name]()
     obs = env.reset(seed=seed)
     obs_dim, act_dim = obs.size, env.env.action_space.shape[0]
-    actor, critic = Actor(obs_dim, act_dim), Critic(obs_dim, act_dim)
-    target = Critic(obs_dim, act_dim)
+    actor, critic = Actor(obs_dim, act_dim).to(device), Critic(obs_dim, act_dim).to(device)
+    target = Critic(obs_dim, act_dim).to(device)
     target.load_state_dict(critic.state_dict())
     a_opt, c_opt = torch.optim.Adam(actor.parameters(), LR), torch.optim.Adam(critic.parameters(),
                                                                               LR)
     t_obs = np.zeros(1 + env.start.size, np.float32)
     teacher = Teacher(t_obs.size, env.start_dim, env.to_start)
-    size = min(BUFFER, LEARNING_STARTS + steps)
+    size = min(BUFFER, learning_starts + steps)
     buf = {k: np.zeros((size, d), np.float32) for k, d in
            (("o", obs_dim), ("a", act_dim), ("r", 1), ("o2", obs_dim))}
     (raw, _), grad_norms, ret, started = teacher.act(t_obs), [], 0.0, None
-    for t in range(LEARNING_STARTS + steps):
-        if t == LEARNING_STARTS:
-            started = time.perf_counter()
-        if t < RANDOM_STEPS:
+    for t in range(learning_starts + steps):
+        if t == learning_starts:
+            started, wall_start = time.perf_counter(), time.time()
+        if t < learning_starts // 2:
             action = env.env.action_space.sample()
         else:
             with torch.no_grad():
-                action = actor(torch.as_tensor(obs)[None])[0][0].numpy()
+                action = actor(torch.as_tensor(obs, device=device)[None])[0][0].cpu().numpy()
         next_obs, reward, terminated, truncated, _ = env.env.step(action)
         next_obs, i = env.flat(next_obs), t % size
         buf["o"][i], buf["a"][i], buf["r"][i], buf["o2"][i] = obs, action, reward, next_obs
         obs, ret = next_obs, ret + reward
-        if t >= LEARNING_STARTS:
+        if t >= learning_starts:
             idx = rng.integers(0, min(t + 1, size), BATCH)
-            batch = tuple(torch.as_tensor(buf[k][idx]) for k in ("o", "a", "r", "o2"))
+            batch = tuple(torch.as_tensor(buf[k][idx], device=device)
+                          for k in ("o", "a", "r", "o2"))
             grad_norms.append(sac_update(actor, critic, target, a_opt, c_opt, batch, env.alpha))
         if terminated or truncated:
             reward_t = float(torch.stack(grad_norms).mean()) if grad_norms else 0.0
@@ -238,9 +243,12 @@ def run(env_name: str, steps: int, seed: int) -> dict:
             raw, start = teacher.act(next_t_obs.astype(np.float32))
             obs = env.reset(start=start)
             t_obs, grad_norms, ret = next_t_obs.astype(np.float32), [], 0.0
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    return {"impl": "torch", "env": env_name, "seed": seed, "learning_steps": steps,
-            "run_s": seconds, "env_steps_per_s": steps / seconds,
+    return {"impl": "torch", "env": env_name, "seed": seed, "device": device,
+            "learning_steps": steps, "run_s": seconds, "env_steps_per_s": steps / seconds,
+            "wall_start": wall_start, "wall_end": wall_start + seconds,
             "torch_threads": torch.get_num_threads()}
 
 
@@ -249,5 +257,8 @@ if __name__ == "__main__":
     parser.add_argument("--env", choices=sorted(ENVS), default="pointmaze")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--learning-starts", type=int, default=LEARNING_STARTS,
+                        help="env steps before the first update (half of them random)")
     args = parser.parse_args()
-    print(json.dumps(run(args.env, args.steps, args.seed)))
+    print(json.dumps(run(args.env, args.steps, args.seed, args.device, args.learning_starts)))

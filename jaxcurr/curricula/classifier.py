@@ -149,7 +149,8 @@ def make_engine(config: Config) -> Engine:
     run_cfg, data_cfg, teacher_cfg = config.run, config.data, config.teacher
     num_groups = len(data_cfg.groups)
     batch, log_every = run_cfg.batch_size, run_cfg.log_every
-    student = MLPClassifier(tuple(config.student.hidden), data_cfg.num_classes)
+    student = MLPClassifier(tuple(config.student.hidden), data_cfg.num_classes,
+                            config.student.precision)
     obs = jnp.ones((1,), jnp.float32)  # the teacher's observation: the episode's first step
 
     def parts(point: dict) -> Parts:

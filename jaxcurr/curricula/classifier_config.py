@@ -30,6 +30,7 @@ from jaxcurr.core.validation import (
     sweepable,
 )
 from jaxcurr.datasets.classification import DataConfig
+from jaxcurr.students.classifier import PRECISIONS
 
 DEFAULT_METHODS = ("uniform", "curiosity", "momentum_correlation", "gradient_norm")
 METHODS = (*DEFAULT_METHODS, "prediction_gain", "gradient_prediction_gain")
@@ -63,9 +64,11 @@ class StudentConfig:
     b1: float = 0.9
     b2: float = 0.999
     eps: float = 1e-8
+    precision: str = "float32"
 
     def __post_init__(self):
         hidden_sizes("student.hidden", self.hidden)
+        choice("student.precision", self.precision, PRECISIONS)
         positive("student.learning_rate", self.learning_rate)
         fraction("student.b1", self.b1)
         fraction("student.b2", self.b2)

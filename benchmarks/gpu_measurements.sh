@@ -22,7 +22,7 @@ sections=${*:-torch}
 export PYTHONUNBUFFERED=1
 py=${PYTHON:-python3}
 if [ "${TINY:-0}" = 1 ]; then
-  device=cpu seeds="4 8" steps=150 runs="4 8" procs=2 starts=100 width="4 8" rl_steps=20
+  device=cpu seeds="4 8" steps=150 runs="4 8" procs=2 starts=100 width="4 8" rl_steps=150
   rl_random=300 buffer=1000 envs="1 4" mjx_envs="2"
 else
   device=cuda seeds="32 2048" steps=300 runs="12 128" procs=32 starts=500 width="12 128 1024"

@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                               runs // methods if runs else None)
         rows.append((torch_run, jax_run, jax_run["run_steps_per_s"]
                      / torch_run["env_steps_per_s"]))
-    print("| implementation | runs | env steps/s (all runs) | vs torch |\n|---|---:|---:|---:|")
+    if rows:
+        print("| implementation | runs | env steps/s (all runs) | vs torch |\n|---|---:|---:|---:|")
     for torch_run, jax_run, ratio in rows:
         print(f"| PyTorch ({torch_run['device']}) + MuJoCo, one seed per process, "
               f"{torch_run['processes']} at a time | {torch_run['runs']} | "

@@ -91,7 +91,12 @@ def test_cli_run_writes_a_complete_run_directory(tiny_config, tmp_path, capsys):
     assert "already holds files" in capsys.readouterr().err
     assert cli.main(["plot", str(out)]) == 0
     assert cli.main(["run", str(path), "--out", str(out), "--resume", "--no-progress"]) == 2
-    assert "run.seeds (3 in the run, 2 now)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "run.seeds (3 in the run, 2 now)" in err
+    hint = f"jaxcurr run {out / 'config.toml'} --out {out} --resume"
+    assert hint in err  # and the hint works: the run's own config resumes it
+    assert cli.main(["run", str(out / "config.toml"), "--out", str(out), "--resume",
+                     "--no-progress"]) == 0
 
 
 @pytest.mark.parametrize(("change", "message"), [

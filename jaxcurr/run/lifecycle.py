@@ -60,7 +60,9 @@ def prepare_run_dir(out: Path, kind, config, resume: bool, overwrite: bool,
         diff = _first_difference(*(_training_settings(d) for d in (
             run_config(kind, out), kind.to_dict(config))))
         if diff:
-            raise ConfigError(f"--resume: the config differs from the run in {out}: {diff}")
+            raise ConfigError(f"--resume: the config differs from the run in {out}: {diff}; "
+                              f"to continue it as it was: jaxcurr run {out / 'config.toml'} "
+                              f"--out {out} --resume")
         return
     clear_for_new_run(out, overwrite, check_only)
 

@@ -8,30 +8,21 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import traceback
-from pathlib import Path
 
 try:  # Ctrl-C before entry_point: deferred past the imports (they load JAX), the same one line
     from jaxcurr.run import interrupts
 
     with interrupts.deferred():
+        import argparse
+        import traceback
+        from pathlib import Path
+
         from jaxcurr.core.validation import ConfigError
 except KeyboardInterrupt:
     print("\njaxcurr: interrupted", file=sys.stderr, flush=True)
     os._exit(130)
-
-
-
-
-
-
-
-
-
-
 
 
 def join_processes(args: argparse.Namespace) -> bool:

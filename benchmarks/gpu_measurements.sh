@@ -52,7 +52,7 @@ for section in $sections; do
       limit 120 $py -m benchmarks.measure_torch mnist_curriculum --form vectorized \
         --device "$device" --seeds "$n" --steps $((steps / 3)) --set "data.path=$data"
     done
-    # 128 runs as 128 processes, 32 at a time (16 cores, each mostly waiting on the GPU)
+    # 128 runs as 128 processes, 32 at a time on the 16 cores
     limit 130 $py -m benchmarks.measure_start_curriculum --torch-only --device "$device" \
       --runs $runs --processes "$procs" --learning-starts "$starts" --torch-steps "$steps" \
       --torch-python "$py"

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jax
@@ -82,16 +83,14 @@ def measure_torch(python: str, env: str, steps: int, runs: int = 1, processes: i
     command = [python, str(script), "--env", env, "--steps", str(steps), "--device", device]
     if learning_starts is not None:
         command += ["--learning-starts", str(learning_starts)]
-    waiting, running, done = list(range(runs)), [], []
-    while waiting or running:
-        while waiting and len(running) < processes:
-            running.append(subprocess.Popen(command + ["--seed", str(waiting.pop(0))],
-                                            stdout=subprocess.PIPE, text=True))
-        finished = running.pop(0)
-        out, _ = finished.communicate()
-        if finished.returncode:
-            raise SystemExit(f"{script.name} exited with {finished.returncode}")
-        done.append(json.loads(out.strip().splitlines()[-1]))
+
+    def one(seed: int) -> dict:
+        out = subprocess.run(command + ["--seed", str(seed)], stdout=subprocess.PIPE,
+                             text=True, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    with ThreadPoolExecutor(processes) as pool:  # a new process as soon as one ends
+        done = list(pool.map(one, range(runs)))
     busy, end = 0.0, float("-inf")
     for start, stop in sorted((r["wall_start"], r["wall_end"]) for r in done):
         busy += max(0.0, stop - max(start, end))

@@ -16,14 +16,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-
-def interval(values: np.ndarray) -> tuple[float, float]:
-    """Mean and 95% t half-width over the first axis."""
-    n = values.shape[0]
-    half = stats.t.ppf(0.975, n - 1) * values.std(axis=0, ddof=1) / np.sqrt(n)
-    return values.mean(axis=0), half
+from jaxcurr.core.stats import mean_ci
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for pick in (lambda c: c[:, -1], lambda c: c.mean(axis=1)):
             a, b = (pick(c) for c in curves)
-            cells += [f"{m:.4f} ± {h:.4f}" for m, h in map(interval, (a, b, b - a))]
-        mean_a, half_a = interval(curves[0])
+            cells += [f"{m:.4f} ± {h:.4f}" for m, h in map(mean_ci, (a, b, b - a))]
+        mean_a, half_a = mean_ci(curves[0])
         inside = np.mean(np.abs(curves[1].mean(axis=0) - mean_a) <= half_a)
         print(f"| {method} | " + " | ".join(cells) + f" | {inside:.0%} |")
     return 0

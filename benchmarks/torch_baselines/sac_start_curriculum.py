@@ -25,7 +25,7 @@ Runs ``--learning-starts`` steps (the first half random actions, then the policy
 updates) and then ``--steps`` learning steps, and prints one JSON line with the learning phase's
 env steps/s and its wall-clock start and end (so that concurrent processes can be summed).
 ``--device cuda`` puts SAC's networks, optimizers and batches on the GPU (the teacher's 2 x 64
-nets, updated once per episode, and the replay buffer stay on the host, as in the authors' code).
+nets, updated once per episode, and the replay buffer stay on the host).
 """
 
 import argparse

@@ -18,6 +18,16 @@ buffer is cleared at every episode end (the authors' option). A window is ``eval
 steps followed by an evaluation: ``eval_episodes`` episodes from the default reset with the
 actor's mean action.
 
+**The episode loop.** The teacher's work (act, observe, the reset through the start space, the
+episode's scores and log row) runs only where an episode can end. When the space's episodes
+have a fixed length ``T`` (``StartSpace.fixed_length``: PointMaze, AntMaze and Relocate only
+truncate), every run's episodes end at the same steps, multiples of ``T``, and window ends fall
+on multiples of ``eval_every``: a window is then ``eval_every / g`` blocks of ``g =
+gcd(eval_every, T)`` student steps scanned with no teacher work, each followed by the
+episode-end work once (under ``vmap`` it runs for every run; ``where`` keeps it only where an
+episode ended). With ``eval_every`` a multiple of ``T`` that is once per episode. Other envs
+(those that can terminate) use ``g = 1``. Both forms give the same bits.
+
 The method is data, not code: ``Method(teacher, signal)`` with ``teacher`` an index into
 :data:`~jaxcurr.teachers.initial_state.START_TEACHERS` and ``signal`` an index into
 :data:`~jaxcurr.signals.episode_scores.SIGNALS`, so all methods and seeds are one
@@ -26,6 +36,7 @@ vmapped program (each run carries every teacher's state; only its own is used).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -85,6 +96,17 @@ class RunState(NamedTuple):
     log: dict
 
 
+class EpisodeEnd(NamedTuple):
+    """What the episode-end work needs from a block's last step: whether it ended an episode,
+    its success (NaN where the env reports none), MuJoCo's warnings (or None) and the key
+    of the next start."""
+
+    done: jax.Array
+    success: jax.Array
+    warnings: jax.Array | None
+    key: jax.Array
+
+
 class Program(NamedTuple):
     """``init(key, method)`` and ``window(state, method) -> (state, metrics)``."""
 
@@ -95,17 +117,22 @@ class Program(NamedTuple):
 def make_program(space: StartSpace, config: ContinuousSACConfig,
                  teachers: tuple[StartTeacher, ...], total_steps: int, eval_every: int = 5_000,
                  eval_episodes: int = 10, clear_buffer: bool = False,
-                 return_scale: float | None = None, gae_lambda: float = 0.95) -> Program:
+                 return_scale: float | None = None, gae_lambda: float = 0.95,
+                 episode_loop: bool = True) -> Program:
     """The run's pure functions; ``teachers`` are those of ``START_TEACHERS[1:]``, in order.
     ``return_scale`` multiplies the return in the teacher's observation (default
     ``1 / max_steps``, so it lies in [0, 1] for rewards in [0, 1]); ``gae_lambda`` is the
-    positive value loss's lambda."""
+    positive value loss's lambda. ``episode_loop``: scan the steps between possible episode
+    ends when the space's episodes have a fixed length (False: episode-end work after every
+    step; both give the same bits)."""
     env, params, max_steps = space.env, space.params, space.max_steps
     low, high = action_bounds(env, params)
     sac = make_continuous_sac(config, low, high)
     replay = make_replay(config, total_steps)
     max_episodes = -(-total_steps // max_steps)
     scale = 1.0 / max_steps if return_scale is None else return_scale
+    fixed = episode_loop and space.fixed_length
+    block_steps = math.gcd(eval_every, max_steps) if fixed else 1
 
     def episode_logs(env_state) -> tuple[str, ...]:
         """The log's columns: EPISODE_LOGS, the start space's, MuJoCo's warning count."""
@@ -128,34 +155,45 @@ def make_program(space: StartSpace, config: ContinuousSACConfig,
         env_state = jax.tree.map(lambda t, d: jnp.where(use, t, d), env_t, env_d)
         return obs, env_state, raw, space.log_values(unit, env_state, use)
 
-    def env_step(state: RunState, method: Method) -> RunState:
-        """One env step of the student; when the episode ends, the teacher is rewarded with the
-        method's signal and picks the next start."""
+    def student_step(state: RunState) -> tuple[RunState, EpisodeEnd]:
+        """One env step of the student: act, store, update, accumulate the episode's gradient
+        signals and values; no teacher work (the env state is the stepped one, not reset)."""
         key, k_step, k_next = jax.random.split(state.key, 3)
         out = interact(sac, replay, env, params, config, state.learner, state.buffer,
                        state.env_state, state.obs, state.step, k_step)
-        learner, upd, done = out.learner, out.update, out.done
+        learner, upd = out.learner, out.update
         grads = rl_signals.accumulate(state.grads, upd.actor_grads, state.learner.actor_opt,
                                       out.learning)
         update_sums = state.update_sums + out.learning.astype(jnp.float32) * jnp.stack(
             [upd.critic_loss, upd.actor_loss, upd.entropy, jnp.ones([])])
-        episode_return = state.episode_return + out.reward
         t = state.episode_length
         values = sac.value(learner, jnp.stack([state.obs, out.obs]))  # V(s_t), V(s_t+1)
         episode = state.episode.at[:, jnp.minimum(t, max_steps - 1)].set(
             jnp.stack([out.reward, values[0], values[1]]))
+        warnings = getattr(out.env_state, "warnings", None)  # MuJoCo's (host physics)
+        end = EpisodeEnd(out.done, jnp.asarray(out.info["success"], jnp.float32)
+                         if "success" in out.info else jnp.full([], jnp.nan, jnp.float32),
+                         None if warnings is None else warnings.astype(jnp.float32), k_next)
+        return state._replace(
+            learner=learner, buffer=out.buffer, env_state=out.env_state, obs=out.obs, key=key,
+            step=state.step + 1, episode_return=state.episode_return + out.reward,
+            episode_length=t + 1, grads=grads, episode=episode,
+            update_sums=update_sums), end
 
-        # episode end: scores, log, reward the teacher, next start
+    def episode_end(state: RunState, end: EpisodeEnd, method: Method) -> RunState:
+        """Where the last step ended an episode: its scores and log row, the teacher rewarded
+        with the method's signal, and the next start (the state is unchanged elsewhere)."""
+        done, episode_return, t = end.done, state.episode_return, state.episode_length
         last, old_best = state.level_returns[:, state.level]
         best = jnp.where(jnp.isnan(old_best), episode_return,
                          jnp.maximum(old_best, episode_return))
-        signals = {**rl_signals.episode_rewards(grads),
+        signals = {**rl_signals.episode_rewards(state.grads),
                    "return": episode_return,
                    "return_progress": jnp.where(jnp.isnan(last), 0.0,
                                                 jnp.abs(episode_return - last)),
                    "positive_value_loss": episode_scores.positive_value_loss(
-                       *episode, t + 1, config.gamma, gae_lambda),
-                   "max_mc": episode_scores.max_mc(episode[1], t + 1, best)}
+                       *state.episode, t, config.gamma, gae_lambda),
+                   "max_mc": episode_scores.max_mc(state.episode[1], t, best)}
         signal = jnp.stack([signals[n] for n in SIGNALS])[method.signal]
         level_returns = state.level_returns.at[:, state.level].set(
             jnp.where(done, jnp.stack([episode_return, best]), jnp.stack([last, old_best])))
@@ -167,42 +205,52 @@ def make_program(space: StartSpace, config: ContinuousSACConfig,
             teacher_states.append(jax.tree.map(lambda n, o, u=use: jnp.where(u, n, o),
                                                stepped, before))
         teacher_states = tuple(teacher_states)
-        next_obs, next_env, raw, cells = teacher_reset(k_next, teacher_states, method,
+        next_obs, next_env, raw, cells = teacher_reset(end.key, teacher_states, method,
                                                        teacher_obs)
 
-        row = {"return": episode_return,
-               "success": jnp.asarray(out.info["success"], jnp.float32),
+        row = {"return": episode_return, "success": end.success,
                "goal_distance": space.distance(state.start),
                **{name: state.cells[i] for i, name in enumerate(space.log_names)},
-               "end_step": (state.step + 1).astype(jnp.float32),
+               "end_step": state.step.astype(jnp.float32),
                **{f"signal_{n}": signals[n] for n in SIGNALS}}
-        if hasattr(out.env_state, "warnings"):  # MuJoCo's, this episode (host physics)
-            row["mujoco_warnings"] = out.env_state.warnings.astype(jnp.float32)
+        if end.warnings is not None:
+            row["mujoco_warnings"] = end.warnings
         index = jnp.minimum(state.episodes, max_episodes - 1)
         log = write_episode(state.log, index, row, done)
 
         def pick(new, old):
             return jax.tree.map(lambda n, o: jnp.where(done, n, o), new, old)
 
-        buffer_state = out.buffer
+        buffer_state = state.buffer
         if clear_buffer:
             buffer_state = buffer_state.replace(
                 current_index=jnp.where(done, 0, buffer_state.current_index),
                 is_full=jnp.logical_and(buffer_state.is_full, ~done))
         next_start = space.describe(next_env)
-        return RunState(
-            learner=learner, buffer=buffer_state, env_state=pick(next_env, out.env_state),
-            obs=pick(next_obs, out.obs), key=key, step=state.step + 1,
+        return state._replace(
+            buffer=buffer_state, env_state=pick(next_env, state.env_state),
+            obs=pick(next_obs, state.obs),
             episodes=state.episodes + done.astype(jnp.int32),
             episode_return=jnp.where(done, 0.0, episode_return),
-            episode_length=jnp.where(done, 0, t + 1),
+            episode_length=jnp.where(done, 0, t),
             start=pick(next_start, state.start), cells=pick(cells, state.cells),
-            grads=pick(rl_signals.empty(learner.actor), grads),
-            episode=episode,  # entries past an episode's length are masked, never read
+            grads=pick(rl_signals.empty(state.learner.actor), state.grads),
             level=pick(space.level_of(next_start), state.level), level_returns=level_returns,
-            update_sums=update_sums, teacher=teacher_states,
-            teacher_obs=pick(teacher_obs, state.teacher_obs),
+            teacher=teacher_states, teacher_obs=pick(teacher_obs, state.teacher_obs),
             raw_action=pick(raw, state.raw_action), log=log)
+
+    def block(state: RunState, method: Method) -> RunState:
+        """``block_steps`` student steps scanned, then the episode-end work once: episodes
+        end only at block ends (module docstring), so nothing is missed."""
+        def body(carry, _):
+            return student_step(carry[0]), None
+
+        warnings = getattr(state.env_state, "warnings", None)
+        before = EpisodeEnd(jnp.zeros([], bool), jnp.zeros([], jnp.float32),
+                            None if warnings is None else jnp.zeros(warnings.shape, jnp.float32),
+                            state.key)
+        (state, end), _ = jax.lax.scan(body, (state, before), None, length=block_steps)
+        return episode_end(state, end, method)
 
     def evaluate(actor, key) -> tuple[jax.Array, jax.Array]:
         """Mean return and final-step success rate of the mean action from default resets."""
@@ -216,7 +264,8 @@ def make_program(space: StartSpace, config: ContinuousSACConfig,
         metrics."""
         before = state.episodes
         state = state._replace(update_sums=jnp.zeros_like(state.update_sums))
-        state = jax.lax.fori_loop(0, eval_every, lambda _, s: env_step(s, method), state)
+        state = jax.lax.fori_loop(0, eval_every // block_steps, lambda _, s: block(s, method),
+                                  state)
         state = state._replace(teacher=tuple(t.end_window(s) for t, s in
                                              zip(teachers, state.teacher, strict=True)))
         key, k_eval = jax.random.split(state.key)

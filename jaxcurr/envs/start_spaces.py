@@ -39,7 +39,9 @@ class StartSpace(NamedTuple):
     ``reset_to(key, unit [dim]) -> (obs, env_state)``; ``describe(env_state) -> start
     [start_size]``; ``distance(start)``; ``level_of(start) -> int32``; ``levels [L, dim]``: one
     unit point per level (what PLR replays); ``log_values(unit, env_state, chosen) ->
-    [len(log_names)]``, ``chosen`` false for the env's own resets.
+    [len(log_names)]``, ``chosen`` false for the env's own resets; ``fixed_length``: every
+    episode lasts exactly ``max_steps`` steps (the env never terminates), which lets the
+    curriculum scan whole stretches of steps without teacher work.
     """
 
     env: Any
@@ -54,6 +56,7 @@ class StartSpace(NamedTuple):
     levels: np.ndarray
     log_names: tuple[str, ...]
     log_values: Callable[[jax.Array, Any, jax.Array], jax.Array]
+    fixed_length: bool = False
 
 
 def nearest_cell(point: jax.Array, free_cells: np.ndarray, grid_shape: tuple[int, int]
@@ -101,7 +104,7 @@ def maze_start_space(maze: Any) -> StartSpace:
         reset_to=reset_to, describe=describe,
         distance=lambda start: jnp.linalg.norm(start[:2] - start[2:]), level_of=level_of,
         levels=levels.reshape(-1, 4).astype(np.float32),
-        log_names=("goal_cell", "reset_cell"), log_values=log_values)
+        log_names=("goal_cell", "reset_cell"), log_values=log_values, fixed_length=True)
 
 
 def relocate_start_space(env: Any, params: Any, bins: int = 3, hand: bool = False,
@@ -150,4 +153,4 @@ def relocate_start_space(env: Any, params: Any, bins: int = 3, hand: bool = Fals
         describe=describe, distance=distance, level_of=level_of,
         levels=levels.astype(np.float32),
         log_names=("object_x", "object_y", "target_x", "target_y", "target_z"),
-        log_values=lambda unit, env_state, chosen: describe(env_state))
+        log_values=lambda unit, env_state, chosen: describe(env_state), fixed_length=True)

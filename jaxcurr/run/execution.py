@@ -9,7 +9,6 @@ summary and figures of any run directory from what it holds, finished or not.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,9 +95,9 @@ class _Writer(Observer):
         old = target.with_name(f".{target.name}.jaxcurr-old")
         os.replace(target, old)
         os.replace(self.out, target)
-        shutil.rmtree(old)
+        rd.remove_run(old)
         self.out = target
-        return target / "checkpoints"
+        return rd.checkpoint_dir(target)
 
     def save_progress(self, result: RunResult) -> float:
         """``progress.json``: the whole run's time up to this checkpoint, over processes."""
@@ -119,7 +118,8 @@ def _discard_staging(observer: Observer) -> bool:
     to replace stays as it was); True if there was one."""
     if getattr(observer, "replaces", None) is None:
         return False
-    shutil.rmtree(observer.out, ignore_errors=True)
+    if observer.out.is_dir():
+        rd.remove_run(observer.out)
     return True
 
 
@@ -149,11 +149,14 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text("run\n")
         rd.save_config_dict(out, kind.to_dict(config))
+        if not resume:
+            rd.place_checkpoints(out)
     multihost_utils.sync_global_devices("jaxcurr run directory ready")
+    checkpoints = rd.checkpoint_dir(out)
     observer = (_Writer(out, kind, config, prepared.points.labels, replaces) if writer
                 else Observer())
     try:
-        result = runner.run(kind, config, data, checkpoint_dir=out / "checkpoints",
+        result = runner.run(kind, config, data, checkpoint_dir=checkpoints,
                             resume=resume, progress=progress, observer=observer,
                             prepared=prepared)
     except KeyboardInterrupt:

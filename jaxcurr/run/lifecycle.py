@@ -8,11 +8,10 @@ of it; ``--resume`` needs the saved settings unchanged except ``[report]`` and
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from jaxcurr.core.validation import ConfigError
-from jaxcurr.run.run_dir import load_config_dict
+from jaxcurr.run.run_dir import load_config_dict, remove_run
 
 MARKER = ".jaxcurr-run"  # written into every run directory jaxcurr makes
 
@@ -82,7 +81,7 @@ def clear_for_new_run(out: Path, overwrite: bool, check_only: bool = False) -> N
                               "file) or holds the working directory; allowed: a run directory "
                               "that jaxcurr wrote")
         if not check_only:
-            shutil.rmtree(out)
+            remove_run(out)
 
 
 def prepare_parent(out: Path, resume: bool, overwrite: bool) -> None:

@@ -2,7 +2,10 @@
 
 A run directory holds ``config.toml`` (the resolved config, with its ``kind``),
 ``metrics.npz``, ``summary.json``, ``metrics.jsonl`` (and optional ``tensorboard/``,
-``wandb/``), ``figures/`` and ``checkpoints/``. ``metrics.npz`` holds:
+``wandb/``), ``figures/`` and ``checkpoints/``; a run started with ``JAXCURR_CHECKPOINT_DIR`` set
+keeps its checkpoints in a folder of its own under that one instead, named in
+``checkpoints.path`` (so a new checkout of a repository holding the run directory finds them
+again). ``metrics.npz`` holds:
 
 * ``<metric>``: window metrics, axes ``[point, seed, window, ...]`` (classifier metrics are
   named ``"<method>/<name>"``);
@@ -29,10 +32,48 @@ import tomli_w
 from jaxcurr.core.files import atomic_write, json_safe
 from jaxcurr.core.validation import ConfigError, read_toml
 
+CHECKPOINT_ENV = "JAXCURR_CHECKPOINT_DIR"
+CHECKPOINT_LINK = "checkpoints.path"
 AXES = ("window metrics: [point, seed, window, ...]; final/<name>: [point, seed, ...]; "
         "step: [window]; point, variant, sweep/<key>: [point]")
 
 
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    """Where the run in ``run_dir`` keeps its checkpoints: the folder ``checkpoints.path``
+    names, else ``run_dir/checkpoints``."""
+    link = Path(run_dir) / CHECKPOINT_LINK
+    if link.is_file():
+        return Path(link.read_text().strip())
+    return Path(run_dir) / "checkpoints"
+
+
+def place_checkpoints(run_dir: Path) -> Path:
+    """For a new run: with ``$JAXCURR_CHECKPOINT_DIR`` set, a new folder under it (the run's
+    name and a random suffix), recorded in ``checkpoints.path``; else ``run_dir/checkpoints``."""
+    import os
+    import uuid
+
+    root = os.environ.get(CHECKPOINT_ENV)
+    if not root:
+        return Path(run_dir) / "checkpoints"
+    root = Path(root).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{CHECKPOINT_ENV}: {root} is a file; allowed: a folder path")
+    target = root / f"{Path(run_dir).resolve().name.lstrip('.')}-{uuid.uuid4().hex[:8]}"
+    text = f"{target}\n"
+    atomic_write(Path(run_dir) / CHECKPOINT_LINK, lambda f: f.write(text.encode()))
+    return target
+
+
+def remove_run(run_dir: Path) -> None:
+    """Remove a run directory jaxcurr made, with its checkpoints wherever they are."""
+    import shutil
+
+    outside = checkpoint_dir(run_dir)
+    if outside.parent != Path(run_dir):
+        shutil.rmtree(outside, ignore_errors=True)
+    shutil.rmtree(run_dir)
 
 
 def save_config_dict(run_dir: Path, values: dict) -> None:

@@ -246,18 +246,20 @@ class Interaction(NamedTuple):
 def interact(sac: SACFns, replay: Any, env: Any, env_params: Any, config: ContinuousSACConfig,
              learner: SACState, buffer_state: Any, env_state: Any, obs: jax.Array,
              step: jax.Array, key: jax.Array) -> Interaction:
-    """Act (uniform random before ``random_steps``), step, store, update (the transition
-    always bootstraps: the task is continuing, episodes end only at the time limit)."""
+    """Act (uniform random before ``random_steps``), step, store, update. The transition
+    stores gymnax's ``terminated`` (``step_env``'s flag), so the target bootstraps through
+    the time limit (``truncated``) and never past a real terminal state; the episode ends at
+    either (``done``)."""
     k_act, k_env, k_sample, k_update = jax.random.split(key, 4)
     low, high = action_bounds(env, env_params)
     explore = jax.random.uniform(k_act, low.shape, minval=low, maxval=high)
     action = jnp.where(step < config.random_steps, explore, sac.act(learner.actor, obs, k_act))
-    next_obs, next_state, reward, done, info = env.step_env(k_env, env_state, action,
-                                                            env_params)
-    done = jnp.logical_or(done, env.is_truncated(next_state, env_params))
+    next_obs, next_state, reward, terminated, info = env.step_env(k_env, env_state, action,
+                                                                  env_params)
+    done = jnp.logical_or(terminated, env.is_truncated(next_state, env_params))
     reward = jnp.asarray(reward, jnp.float32)
     buffer_state = replay.add(buffer_state, Transition(
-        obs, action, reward, jnp.zeros([], jnp.float32), next_obs))
+        obs, action, reward, jnp.asarray(terminated, jnp.float32), next_obs))
     learning = step >= config.learning_starts
     batch = replay.sample(buffer_state, k_sample).experience
     updated, info_update = sac.update(learner, batch, k_update)

@@ -27,11 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(tree: Path, env: str, window_steps: int, windows: int) -> dict:
     """One measurement in a fresh process with ``tree``'s jaxcurr first on the path."""
     code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import jaxcurr; "
+            "sys.path[0] = sys.argv[5]; "
             "from benchmarks.measure_start_curriculum import measure_jax; "
             "r = measure_jax(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])); "
             "r['jaxcurr'] = jaxcurr.__file__; print(json.dumps(r))")
     done = subprocess.run([sys.executable, "-c", code, str(tree), env, str(window_steps),
-                           str(windows)], cwd=ROOT, env=dict(os.environ), capture_output=True,
+                           str(windows), str(ROOT)], cwd=ROOT, env=dict(os.environ), capture_output=True,
                           text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                     for label in ("before", "after"):
                         result = measure(trees[label], env, args.window_steps, args.windows)
                         assert result["jaxcurr"].startswith(str(trees[label])), result
+                        assert "compile_s" in result, "measured with another revision's script"
                         rows.append({"env": env, "revision": label, **result})
                         print(json.dumps(rows[-1]), flush=True)
         finally:

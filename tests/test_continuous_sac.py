@@ -1,5 +1,6 @@
 """Continuous SAC: log-density, losses and one update against NumPy (float64) re-computations;
-the actor gradient against central differences; the episode gradient signals against explicit
+the actor gradient against central differences; terminal transitions of a terminating env
+against a target computed in NumPy; the episode gradient signals against explicit
 per-update gradients; a CI-sized learning check on gymnax's Pendulum-v1."""
 
 import gymnax
@@ -28,7 +29,7 @@ def _mlp(params, x, prefix_names):
     return h
 
 
-def _actor_np(actor, obs, noise):
+def _actor_np(actor, obs, noise, low=LOW, high=HIGH):
     p = actor["params"]
     hidden = _mlp(p, obs, ["Dense_0", "Dense_1"])
     h = np.maximum(hidden, 0)
@@ -36,7 +37,7 @@ def _actor_np(actor, obs, noise):
     log_std = np.clip(h @ np.asarray(p["Dense_3"]["kernel"], np.float64)
                       + np.asarray(p["Dense_3"]["bias"]), -20, 2)
     u = mean + np.exp(log_std) * noise
-    centre, scale = (HIGH + LOW) / 2, (HIGH - LOW) / 2
+    centre, scale = (high + low) / 2, (high - low) / 2
     log_sech2 = np.log(4.0) - 2 * np.logaddexp(u, -u)
     log_prob = np.sum(-0.5 * noise**2 - log_std - 0.5 * np.log(2 * np.pi) - np.log(scale)
                       - log_sech2, axis=-1)
@@ -186,3 +187,51 @@ def test_sac_learns_pendulum():
     # measured: seeds -123, -156, -221, -213; zero torque -1,200
     assert float(np.mean(baseline)) < -900
     assert np.all(per_seed > -500) and per_seed.mean() > -300, per_seed
+
+
+def test_a_terminating_env_cuts_bootstrapping_only_at_real_terminal_states():
+    """MountainCarContinuous-v0 terminates at the goal (position >= 0.45, velocity >= 0) and is
+    truncated at its time limit. One transition reaches the goal, one only hits the limit:
+    both end the episode, only the first is stored as terminal, and the critic loss of one
+    update on the two equals NumPy's with ``y = r + gamma (1 - d) (min Q' - alpha log pi)``,
+    ``d`` decided in NumPy from the next state."""
+    env, params = gymnax.make("MountainCarContinuous-v0")
+    params = params.replace(max_steps_in_episode=50)
+    low, high = (np.asarray(b, np.float64) for b in cs.action_bounds(env, params))
+    config = cs.ContinuousSACConfig(hidden=(7, 6), batch_size=2, temperature=0.3, gamma=0.9,
+                                    random_steps=0, learning_starts=10**6, buffer_size=2)
+    sac = cs.make_continuous_sac(config, jnp.asarray(low, jnp.float32),
+                                 jnp.asarray(high, jnp.float32))
+    replay = cs.make_replay(config, 2)
+    _, state = env.reset_env(jax.random.PRNGKey(0), params)
+    at_goal = state.replace(position=jnp.float32(0.449), velocity=jnp.float32(0.07), time=3)
+    at_limit = state.replace(position=jnp.float32(-0.5), velocity=jnp.float32(0.0), time=49)
+    learner = sac.init(jax.random.PRNGKey(1), env.get_obs(at_goal, params))
+    zero = jnp.zeros([], jnp.float32)
+    obs0 = env.get_obs(at_goal, params)
+    buffer = replay.init(cs.Transition(obs0, jnp.asarray(low[:1], jnp.float32), zero, zero,
+                                       obs0))
+    dones = []
+    for i, start in enumerate((at_goal, at_limit)):
+        out = cs.interact(sac, replay, env, params, config, learner, buffer, start,
+                          env.get_obs(start, params), jnp.int32(i), jax.random.PRNGKey(2 + i))
+        buffer, learner = out.buffer, out.learner
+        dones.append(bool(out.done))
+    assert dones == [True, True]
+    batch = jax.tree.map(lambda x: x[:2], buffer.experience)
+    next_obs = np.asarray(batch.next_obs, np.float64)
+    terminal = ((next_obs[:, 0] >= 0.45) & (next_obs[:, 1] >= 0.0)).astype(np.float64)
+    assert terminal.tolist() == [1.0, 0.0]
+    np.testing.assert_array_equal(batch.terminated, terminal)
+
+    key = jax.random.PRNGKey(9)
+    _, info = jax.jit(sac.update)(learner, batch, key)
+    k_next, _ = jax.random.split(key)
+    noise = np.asarray(jax.random.normal(k_next, (2, 1)), np.float64)
+    next_a, next_lp = _actor_np(learner.actor, next_obs, noise, low, high)
+    y = np.asarray(batch.reward, np.float64) + 0.9 * (1 - terminal) * (
+        _critic_np(learner.target_critic, next_obs, next_a).min(0) - 0.3 * next_lp)
+    q = _critic_np(learner.critic, np.asarray(batch.obs, np.float64),
+                   np.asarray(batch.action, np.float64))
+    np.testing.assert_allclose(info.critic_loss, np.sum(np.mean((q - y) ** 2, -1)), rtol=1e-4)
+

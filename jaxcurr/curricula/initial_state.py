@@ -253,10 +253,13 @@ def make_program(space: StartSpace, config: ContinuousSACConfig,
         return episode_end(state, end, method)
 
     def evaluate(actor, key) -> tuple[jax.Array, jax.Array]:
-        """Mean return and final-step success rate of the mean action from default resets."""
+        """Mean return and final-step success rate (NaN where the env reports no
+        ``info["success"]``) of the mean action from default resets."""
         returns, last = rollout_returns(env, params, lambda obs, k: sac.mean_action(actor, obs),
                                         jax.random.split(key, eval_episodes), 1.0,
                                         max_steps)
+        if "success" not in last:  # an env without a success flag: NaN, not an error
+            return jnp.mean(returns), jnp.full([], jnp.nan, jnp.float32)
         return jnp.mean(returns), jnp.mean(last["success"].astype(jnp.float32))
 
     def window(state: RunState, method: Method) -> tuple[RunState, dict]:

@@ -21,6 +21,9 @@ starts to the teacher and to the logs:
   per ball/target coordinate; the start as the teacher sees it is the ball's body position
   ``(x, y)`` and the target ``(x, y, z)``; the goal distance is the resting ball's distance to
   the target, ``|(x, y, 0.035) - target|``; the log keeps those five numbers.
+* **Any gymnax environment whose state can be set from a point of a box**
+  (:func:`box_start_space`): the user writes ``set_point`` and ``get_point`` (e.g. a
+  pendulum's angle and angular velocity), the unit cube maps affinely onto the box.
 """
 
 from __future__ import annotations
@@ -154,3 +157,53 @@ def relocate_start_space(env: Any, params: Any, bins: int = 3, hand: bool = Fals
         levels=levels.astype(np.float32),
         log_names=("object_x", "object_y", "target_x", "target_y", "target_z"),
         log_values=lambda unit, env_state, chosen: describe(env_state), fixed_length=True)
+
+
+def box_start_space(env: Any, params: Any, low: Any, high: Any,
+                    set_point: Callable[[Any, jax.Array], Any],
+                    get_point: Callable[[Any], jax.Array], *, bins: int = 4,
+                    distance: Callable[[jax.Array], jax.Array] | None = None,
+                    names: tuple[str, ...] | None = None,
+                    fixed_length: bool = False) -> StartSpace:
+    """The starts of any gymnax environment whose state can be set from a point of a box.
+
+    ``set_point(env_state, point) -> env_state`` puts the state of a default reset at
+    ``point`` (e.g. a pendulum's angle and angular velocity), ``get_point(env_state) -> point``
+    reads it back; a teacher's unit point ``u`` becomes ``point = low + u (high - low)`` and the
+    episode starts from ``env.get_obs`` of the set state. The start as the teacher sees it and
+    the log's values (``names``, default ``x0, x1, ...``) are the point; a level is a cell of a
+    grid of ``bins`` per coordinate; the goal distance is ``distance(point)`` (default: the
+    Euclidean distance from the box's centre). ``fixed_length``: the env never terminates, so
+    every episode lasts ``params.max_steps_in_episode`` steps (Pendulum-v1 does; a goal env
+    such as MountainCarContinuous-v0 does not).
+    """
+    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    if low.ndim != 1 or low.shape != high.shape or not np.all(high > low):
+        raise ValueError(f"box_start_space: low {low.tolist()} and high {high.tolist()} must be "
+                         "1-D of one length with high > low")
+    dim = low.size
+    names = tuple(names or (f"x{i}" for i in range(dim)))
+    if len(names) != dim:
+        raise ValueError(f"box_start_space: {len(names)} names for {dim} coordinates")
+    grid = np.stack(np.meshgrid(*[np.arange(bins)] * dim, indexing="ij"), -1).reshape(-1, dim)
+    centre = (low + high) / 2
+
+    def reset_to(key, unit):
+        _, state = env.reset_env(key, params)
+        state = set_point(state, jnp.asarray(low + jnp.clip(unit, 0.0, 1.0) * (high - low)))
+        return env.get_obs(state, params), state
+
+    def describe(env_state):
+        return jnp.asarray(get_point(env_state), jnp.float32).reshape(dim)
+
+    def level_of(start):
+        index = jnp.clip(jnp.floor((start - low) / (high - low) * bins), 0, bins - 1)
+        return jnp.sum(index.astype(jnp.int32) * bins ** jnp.arange(dim - 1, -1, -1))
+
+    return StartSpace(
+        env=env, params=params, max_steps=int(params.max_steps_in_episode), dim=dim,
+        start_size=dim, reset_to=reset_to, describe=describe,
+        distance=distance or (lambda start: jnp.linalg.norm(start - centre)),
+        level_of=level_of, levels=((grid + 0.5) / bins).astype(np.float32), log_names=names,
+        log_values=lambda unit, env_state, chosen: describe(env_state),
+        fixed_length=fixed_length)

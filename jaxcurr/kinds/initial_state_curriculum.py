@@ -36,7 +36,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxcurr.core.engine import Engine, Kind, no_data
+from jaxcurr.core.engine import Engine, Kind, no_data, with_hyperparameters
 from jaxcurr.core.validation import (
     Experiment,
     RunSettings,
@@ -52,22 +52,37 @@ from jaxcurr.kinds import initial_state_curriculum_report as report
 from jaxcurr.signals.actor_gradients import RL_SIGNALS
 from jaxcurr.signals.episode_scores import SIGNALS
 from jaxcurr.students.sac.continuous import ContinuousSACConfig
+from jaxcurr.teachers.base import StartTeacher
 from jaxcurr.teachers.initial_state import SQUASHES
 from jaxcurr.teachers.initial_state import START_TEACHERS as TEACHERS
 
 METHODS = ("no_teacher", *RL_SIGNALS)  # the REINFORCE teacher with each gradient signal
+SPACE_GROUP = "jaxcurr.start_spaces"  # entry points: a factory() -> StartSpace
+TEACHER_GROUP = "jaxcurr.start_teachers"  # entry points: a factory(space) -> StartTeacher
 
 
 def method_parts(name: str) -> tuple[str, str] | None:
-    """``(teacher, signal)`` of a method name, or None for an unknown one."""
+    """``(teacher, signal)`` of a method name, or None for an unknown one. The teacher of
+    ``"TEACHER:SIGNAL"`` is a built-in one, a name registered under the
+    ``jaxcurr.start_teachers`` entry points, or a ``"package.module:factory"`` reference."""
+    from jaxcurr.core import plugins
+
     if name == "no_teacher":
         return "none", RL_SIGNALS[0]
     if name in RL_SIGNALS:
         return "reinforce", name
-    teacher, colon, signal = name.partition(":")
-    if colon and teacher in TEACHERS[1:] and signal in SIGNALS:
+    teacher, colon, signal = name.rpartition(":")
+    if colon and signal in SIGNALS and (
+            teacher in TEACHERS[1:] or teacher in plugins.registered(TEACHER_GROUP)
+            or plugins.is_reference(teacher)):
         return teacher, signal
     return None
+
+
+def user_teachers(names) -> tuple[str, ...]:
+    """The methods' teachers that are not built in, in order of first appearance."""
+    found = (method_parts(n)[0] for n in names)
+    return tuple(dict.fromkeys(t for t in found if t not in TEACHERS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +107,10 @@ ENVS = ("point_maze", "adroit_relocate", "ant_maze")
 
 @dataclasses.dataclass(frozen=True)
 class EnvConfig:
-    """Which environment: ``name`` in :data:`ENVS`; for the MuJoCo ones the physics path
+    """Which environment: ``name`` in :data:`ENVS`, a name registered under the
+    ``jaxcurr.start_spaces`` entry points or a ``"package.module:factory"`` reference, whose
+    ``factory()`` returns a :class:`~jaxcurr.envs.start_spaces.StartSpace` (e.g. one made by
+    :func:`~jaxcurr.envs.start_spaces.box_start_space`); for the MuJoCo ones the physics path
     (``"host"``, ``"mjx"``, ``"auto"``: host on CPU, MJX on accelerators), Relocate's level grid
     (``start_bins`` per ball/target coordinate) and the optional hand start
     (``hand_start``; joint velocities within ``+-hand_speed`` rad/s)."""
@@ -104,7 +122,10 @@ class EnvConfig:
     hand_speed: float = 1.0
 
     def __post_init__(self):
-        choice("env.name", self.name, ENVS)
+        if self.name not in ENVS:  # a user's start space: it must at least resolve
+            from jaxcurr.core import plugins
+
+            plugins.resolve(self.name, SPACE_GROUP, "env.name", ENVS)
         choice("env.physics", self.physics, ("auto", "host", "mjx"))
         require_positive_int("env.start_bins", self.start_bins)
         require(isinstance(self.hand_start, bool), "env.hand_start", "true or false",
@@ -159,7 +180,12 @@ class MethodsConfig:
                 and len(set(self.names)) == len(self.names),
                 "methods.names", "distinct names from " + ", ".join(METHODS)
                 + ", or 'TEACHER:SIGNAL' with TEACHER one of " + ", ".join(TEACHERS[1:])
-                + " and SIGNAL one of " + ", ".join(SIGNALS), self.names)
+                + " (or a start teacher of one's own: a jaxcurr.start_teachers entry point or "
+                "'package.module:factory') and SIGNAL one of " + ", ".join(SIGNALS), self.names)
+        from jaxcurr.core import plugins
+
+        for teacher in user_teachers(self.names):  # each must at least resolve
+            plugins.resolve(teacher, TEACHER_GROUP, "methods.names", TEACHERS[1:])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +234,15 @@ def start_space(config: MazeExperiment):
     """The environment's :class:`~jaxcurr.envs.start_spaces.StartSpace`."""
     from jaxcurr.envs import start_spaces
 
+    if config.env.name not in ENVS:
+        from jaxcurr.core import plugins
+
+        factory = plugins.resolve(config.env.name, SPACE_GROUP, "env.name", ENVS)
+        space = factory() if callable(factory) else factory
+        require(isinstance(space, start_spaces.StartSpace), "env.name",
+                "a factory returning a jaxcurr.envs.start_spaces.StartSpace", config.env.name)
+        return space
+
     if config.env.name == "point_maze":
         from jaxcurr.envs.point_maze import env as point_maze
 
@@ -226,12 +261,13 @@ def start_space(config: MazeExperiment):
                                              config.env.hand_start, config.env.hand_speed)
 
 
-def build_program(config: MazeExperiment):
-    """The run's :class:`~jaxcurr.curricula.initial_state.Program`."""
+def build_program(config: MazeExperiment, space=None, sac: ContinuousSACConfig | None = None):
+    """The run's :class:`~jaxcurr.curricula.initial_state.Program` (``space``: the start space
+    if built already; ``sac``: the SAC settings of one point of a sweep)."""
     from jaxcurr.curricula.initial_state import make_program
     from jaxcurr.teachers import initial_state as starts
 
-    space = start_space(config)
+    space = space or start_space(config)
     t = config.teacher
     reinforce = starts.start_teacher(space.dim, 1 + space.start_size, hidden=t.hidden,
                                      learning_rate=t.learning_rate, std=t.std,
@@ -242,11 +278,25 @@ def build_program(config: MazeExperiment):
         space.dim, max_components=t.alp_max_components,
         fit_every=t.alp_fit_every, fit_window=t.alp_fit_window, history=t.alp_history,
         em_iters=t.alp_em_iters, random_share=t.alp_random_share)
-    plr = starts.plr_start_teacher(space.levels, buffer_size=t.plr_buffer_size,
+    levels = len(space.levels)
+    uses_plr = any(method_parts(n)[0] == "plr" for n in config.methods.names)
+    require(t.plr_buffer_size <= levels or not uses_plr, "teacher.plr_buffer_size",
+            f"at most the start space's {levels} levels (set teacher.plr_buffer_size = "
+            f"{levels} or less)", t.plr_buffer_size)
+    plr = starts.plr_start_teacher(space.levels, buffer_size=min(t.plr_buffer_size, levels),
                                    replay_prob=t.plr_replay_prob,
                                    temperature=t.plr_temperature, staleness=t.plr_staleness)
+    own = []
+    for name in user_teachers(config.methods.names):
+        from jaxcurr.core import plugins
+
+        teacher = plugins.resolve(name, TEACHER_GROUP, "methods.names", TEACHERS[1:])(space)
+        require(isinstance(teacher, StartTeacher), "methods.names",
+                "a start-teacher factory(space) returning a jaxcurr.teachers.StartTeacher",
+                name)
+        own.append(teacher)
     r = config.run
-    return make_program(space, config.sac, (reinforce, alp_gmm, plr), r.total_steps,
+    return make_program(space, sac or config.sac, (reinforce, alp_gmm, plr, *own), r.total_steps,
                         r.eval_every, r.eval_episodes, r.clear_buffer,
                         gae_lambda=t.gae_lambda)
 
@@ -255,23 +305,28 @@ def methods(config: MazeExperiment) -> tuple[list[str], dict]:
     """``Kind.variants``: method names and their stacked :class:`Method` switches."""
     names = list(config.methods.names)
     parts = [method_parts(n) for n in names]
-    return names, {"teacher": jnp.array([TEACHERS.index(t) for t, _ in parts], jnp.int32),
+    teachers = (*TEACHERS, *user_teachers(names))
+    return names, {"teacher": jnp.array([teachers.index(t) for t, _ in parts], jnp.int32),
                    "signal": jnp.array([SIGNALS.index(s) for _, s in parts], jnp.int32)}
 
 
 def make_engine(config: MazeExperiment) -> Engine:
     from jaxcurr.curricula.initial_state import Method
 
-    program = build_program(config)
+    space = start_space(config)
     windows = math.ceil(config.run.total_steps / config.run.eval_every)
 
     def method_of(point):
         return Method(point["variant"]["teacher"], point["variant"]["signal"])
 
+    def program_of(point):  # a sweep's values are traced: the program is built per point
+        return build_program(config, space, with_hyperparameters(config.sac, point, "sac."))
+
     def init(key, data, point):
-        return program.init(key, method_of(point))
+        return program_of(point).init(key, method_of(point))
 
     def run(state, data, point, *, num_windows):
+        program = program_of(point)
         return jax.lax.scan(lambda s, _: program.window(s, method_of(point)), state, None,
                             length=num_windows)
 

@@ -24,7 +24,8 @@ from jaxcurr.signals.episode_scores import SIGNALS
 
 UNGUARDED = ("train_return", "train_success", "train_goal_distance",
              *(f"train_signal_{n}" for n in SIGNALS), "critic_loss", "actor_loss",
-             "entropy")  # NaN in a window without episodes ends or updates
+             "entropy",  # NaN in a window without episode ends or updates
+             "eval_success")  # NaN for an env that reports no info["success"]
 
 
 @dataclasses.dataclass(frozen=True)

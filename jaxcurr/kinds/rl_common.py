@@ -34,7 +34,11 @@ class VariantsConfig:
 
 @dataclasses.dataclass(frozen=True)
 class EnvConfig:
-    """A gymnax environment by id. ``max_steps_in_episode`` 0 keeps the env's own limit (Four
+    """A gymnax environment by id (``gymnax.make``), by a name registered under the
+    ``jaxcurr.envs`` entry points, or by a ``"package.module:factory"`` reference
+    (:mod:`jaxcurr.core.plugins`): ``factory()`` returns a gymnax environment (its
+    ``default_params`` are used) or an ``(env, env_params)`` pair. ``max_steps_in_episode`` 0
+    keeps the env's own limit (Four
     Rooms: 459, the paper's; its authors' code: 460 with ``terminate_at_goal = false``). The
     other fields are Four Rooms' (docs/reference_facts.md §5) and must keep their defaults for
     other envs, except ``continuous_collision``: LunarLander's Box2D continuous collision (on,
@@ -57,7 +61,8 @@ class EnvConfig:
 
         register_four_rooms()
         register_lunar_lander()
-        choice("env.name", self.name, tuple(gymnax.registered_envs))
+        if self.name not in gymnax.registered_envs:
+            user_env(self.name)  # one line naming env.name if it resolves nowhere
         require(is_int(self.max_steps_in_episode) and self.max_steps_in_episode >= 0,
                 "env.max_steps_in_episode", "an integer >= 0 (0: the env's default)",
                 self.max_steps_in_episode)
@@ -89,8 +94,10 @@ def make_env(config: EnvConfig) -> tuple[Any, Any]:
         params = env.default_params.replace(
             slip_prob=config.slip_prob, terminate_at_goal=config.terminate_at_goal,
             start=jnp.asarray(config.start, jnp.int32), goal=jnp.asarray(config.goal, jnp.int32))
-    else:
+    elif config.name in gymnax.registered_envs:
         env, params = gymnax.make(config.name)
+    else:
+        env, params = user_env(config.name)
     if config.max_steps_in_episode:
         params = params.replace(max_steps_in_episode=config.max_steps_in_episode)
     if config.name == LUNAR_LANDER:
@@ -107,3 +114,20 @@ def stacked_variants(config: Any) -> tuple[list[str], Any]:
 
     names = list(config.variants.names)
     return names, variants(names)
+
+
+def user_env(name: str) -> tuple[Any, Any]:
+    """``(env, env_params)`` from the factory a ``jaxcurr.envs`` entry point or a
+    ``"package.module:factory"`` reference names."""
+    import gymnax
+
+    from jaxcurr.core import plugins
+
+    factory = plugins.resolve(name, "jaxcurr.envs", "env.name",
+                              tuple(sorted(gymnax.registered_envs)))
+    made = factory() if callable(factory) else None
+    env, params = made if isinstance(made, tuple) and len(made) == 2 else (
+        made, getattr(made, "default_params", None))
+    require(hasattr(env, "step_env") and hasattr(env, "reset_env") and params is not None,
+            "env.name", "a factory returning a gymnax environment or (env, env_params)", name)
+    return env, params

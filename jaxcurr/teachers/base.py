@@ -7,9 +7,10 @@ is jitted and vmapped with the rest of the program (as JaxUED's ``LevelSampler``
 * :class:`Teacher` chooses one of ``K`` discrete tasks (a dataset class or group) for each
   sample of a batch and learns from per-sample rewards: REINFORCE, EXP3.S, learning progress,
   TSCL, uniform.
-* :class:`StartTeacher` chooses an episode's start (a goal cell and a reset cell of a maze) and
-  learns from one reward per episode: the gradient-norm paper's REINFORCE start teacher,
-  ALP-GMM and Robust PLR (:mod:`jaxcurr.teachers.initial_state`).
+* :class:`StartTeacher` chooses an episode's start (a point of the unit cube that a start space
+  maps onto, e.g., a maze's goal and reset cells) and learns from one reward per episode: the
+  gradient-norm paper's REINFORCE start teacher, ALP-GMM and Robust PLR
+  (:mod:`jaxcurr.teachers.initial_state`).
 
 Example (a task teacher in a loop; any :class:`Teacher` is driven the same way)::
 
@@ -23,6 +24,20 @@ Example (a task teacher in a loop; any :class:`Teacher` is driven the same way):
     >>> state, info = teacher.update(state, obs, tasks, rewards)
     >>> teacher.probs(state, obs).shape
     (4,)
+
+Example (a start teacher; ALP-GMM and Robust PLR are driven the same way, and the start
+curriculum calls ``observe`` and ``act`` only when an episode ends)::
+
+    >>> from jaxcurr.teachers import alp_gmm_start_teacher
+    >>> teacher = alp_gmm_start_teacher(dim=2, fit_every=4)
+    >>> state = teacher.init(jax.random.PRNGKey(0))
+    >>> for episode in range(8):
+    ...     raw, start = teacher.act(state, None, jax.random.PRNGKey(episode))  # in [0, 1]^2
+    ...     episode_return = -jnp.sum((start - 0.7) ** 2)  # e.g. the student's return
+    ...     state, info = teacher.observe(state, None, raw, episode_return)
+    >>> state = teacher.end_window(state)  # ALP-GMM refits its mixture between windows
+    >>> start.shape
+    (2,)
 """
 
 from collections.abc import Callable
@@ -58,3 +73,6 @@ class StartTeacher(NamedTuple):
     act: Callable[..., Any]
     observe: Callable[..., Any]
     end_window: Callable[[Any], Any] = lambda state: state
+
+
+TaskTeacher = Teacher  # the task-teacher interface, by the name the docs use

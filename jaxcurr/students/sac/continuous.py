@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxcurr.core.validation import hidden_sizes, require
+from jaxcurr.core.validation import hidden_sizes, require, sweepable
 from jaxcurr.students.networks import SquashedGaussianActor, TwinCritic
 from jaxcurr.students.sac.learner import SACState, Transition, polyak_update
 
@@ -45,14 +45,15 @@ class ContinuousSACConfig:
     ``temperature``: the fixed entropy weight, or the initial one when ``tune_temperature``.
     ``random_steps``: env steps with uniform random actions; ``learning_starts``: env step of
     the first update (one update per env step from then on); ``buffer_size``: replay capacity.
+    ``learning_rate``, ``gamma``, ``tau`` and ``temperature`` may be swept (``[sweep]``).
     """
 
     hidden: tuple[int, ...] = (256, 256, 256)
     batch_size: int = 256
-    learning_rate: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    temperature: float = 0.05
+    learning_rate: float = sweepable(3e-4)
+    gamma: float = sweepable(0.99)
+    tau: float = sweepable(0.005)
+    temperature: float = sweepable(0.05)
     tune_temperature: bool = False
     random_steps: int = 5_000
     learning_starts: int = 10_000
@@ -155,7 +156,8 @@ def make_continuous_sac(config: ContinuousSACConfig, action_low: Any,
         k_actor, k_critic = jax.random.split(key)
         actor = actor_net.init(k_actor, obs)
         critic = critic_net.init(k_critic, obs, centre)
-        log_alpha = jnp.asarray(math.log(config.temperature), jnp.float32)
+        log_alpha = (jnp.log(config.temperature) if isinstance(config.temperature, jax.Array)
+                     else jnp.asarray(math.log(config.temperature), jnp.float32))  # swept: traced
         return SACState(actor, critic, critic, log_alpha, tx.init(actor), tx.init(critic),
                        tx.init(log_alpha))
 

@@ -1,0 +1,1 @@
+"""Experiment TOMLs that ``jaxcurr list`` and ``jaxcurr run <name>`` find by name."""

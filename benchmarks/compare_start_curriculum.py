@@ -32,8 +32,8 @@ def measure(tree: Path, env: str, window_steps: int, windows: int) -> dict:
             "r = measure_jax(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])); "
             "r['jaxcurr'] = jaxcurr.__file__; print(json.dumps(r))")
     done = subprocess.run([sys.executable, "-c", code, str(tree), env, str(window_steps),
-                           str(windows), str(ROOT)], cwd=ROOT, env=dict(os.environ), capture_output=True,
-                          text=True, check=True)
+                           str(windows), str(ROOT)], cwd=ROOT, env=dict(os.environ),
+                          capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

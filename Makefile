@@ -10,13 +10,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[run]"
 	touch $@
 
 # torch==2.13.0 first: pip takes the CPU wheel kept on disk here; the extra then needs nothing more.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[tfds,dev,torch,tensorboard,wandb,mujoco]"
+	$(BIN)/python -m pip install --quiet -e ".[run,tfds,dev,torch,tensorboard,wandb,mujoco]"
 	touch $(VENV)/.core $@
 
 install: $(VENV)/.core

@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "### Targets",
         targets_table(rows, signals, target_seeds),
         "## Discrete SAC on Four Rooms: 4 variants x 5 seeds",
-        "The paper's settings (experiments/fourrooms_sac.toml); after 5,000 random steps, "
+        "The paper's settings (jaxcurr/experiments/fourrooms_sac.toml); after 5,000 random steps, "
         f"{args.sac_steps} env steps per run with one update each are timed (JAX: compile "
         "apart; PyTorch: one run per variant, seed 0, its update-phase rate, times 5 seeds).",
         sac_table(sac),

@@ -5,13 +5,14 @@ line; every number comes from this one invocation (needs the ``box2d`` and ``tor
 
 * env: random actions, env steps/s. JAX: ``jit(vmap(scan(step)))`` over 1, 64 and 1024 envs
   (compile apart); Box2D: one env in this process, ``gym.make("LunarLander-v3")``.
-* SAC (experiments/lunar_sac.toml, 4 variants x 3 seeds): learning-phase env steps with their
-  updates (50 env steps then 50 updates). JAX: one window of ``--sac-steps`` after the random
-  phase, all 12 runs in one program; torch: one run per variant (seed 0) timed, times 3 seeds.
-* PPO (experiments/lunar_ppo.toml, 4 variants x 5 seeds): ``--ppo-episodes`` episodes (one
-  update each). JAX: all 20 runs in one program (after one compiling update); torch: one run per
-  variant, times 5 seeds. Episode lengths differ between the two (the policies are random-ish
-  at the start), so env steps per second are given beside episodes per second.
+* SAC (jaxcurr/experiments/lunar_sac.toml, 4 variants x 3 seeds): learning-phase env steps
+  with their updates (50 env steps then 50 updates). JAX: one window of ``--sac-steps`` after
+  the random phase, all 12 runs in one program; torch: one run per variant (seed 0) timed,
+  times 3 seeds.
+* PPO (jaxcurr/experiments/lunar_ppo.toml, 4 variants x 5 seeds): ``--ppo-episodes`` episodes
+  (one update each). JAX: all 20 runs in one program (after one compiling update); torch: one
+  run per variant, times 5 seeds. Episode lengths differ between the two (the policies are
+  random-ish at the start), so env steps per second are given beside episodes per second.
 
     python -m benchmarks.measure_lunar_lander [--sac-steps 1000] [--ppo-episodes 10]
         [--envs 1 64 1024] [--jax-only]
@@ -74,7 +75,7 @@ def box2d_env_rate(steps: int = 20_000) -> float:
 
 
 def _experiment(name: str, **sections) -> dict:
-    values = tomllib.loads((ROOT / "experiments" / f"{name}.toml").read_text())
+    values = tomllib.loads((ROOT / "jaxcurr" / "experiments" / f"{name}.toml").read_text())
     for section, updates in sections.items():
         values[section].update(updates)
     return values

@@ -1,7 +1,7 @@
 """Discrete SAC on Four Rooms, 4 variants x 5 seeds: JAX (one program) vs PyTorch (one run
 after another). One measurement per process; prints one JSON line.
 
-Both run the paper's settings (experiments/fourrooms_sac.toml): 5,000 random steps, then
+Both run the paper's settings (jaxcurr/experiments/fourrooms_sac.toml): 5,000 random steps, then
 ``--learning-steps`` env steps with one update each. Timed: the learning steps only (JAX
 after compilation; its random phase is part of init).
 
@@ -42,7 +42,7 @@ def measure_jax(learning_steps: int, dense: bool, seeds: int = 5,
     replaces each run's replay capacity, ``random_steps`` the buffer-filling random phase."""
     from jaxcurr.kinds import discrete_sac
 
-    cfg = tomllib.loads((ROOT / "experiments" / "fourrooms_sac.toml").read_text())
+    cfg = tomllib.loads((ROOT / "jaxcurr" / "experiments" / "fourrooms_sac.toml").read_text())
     cfg["sac"].update(one_hot_observations=not dense,
                       **({"buffer_size": buffer_size} if buffer_size else {}),
                       **({"random_steps": random_steps} if random_steps else {}))

@@ -3,7 +3,8 @@ once) against the authors' way (PyTorch SAC + teacher, one seed per process, gym
 MuJoCo env), on PointMaze (``--env pointmaze``) or AdroitHandRelocate (``--env relocate``).
 
 Both use the experiment's settings with the authors' small nets (3 x 128 SAC, batch 128:
-experiments/pointmaze_acl.toml; experiments/adroit_acl.toml with those nets, host physics).
+jaxcurr/experiments/pointmaze_acl.toml; jaxcurr/experiments/adroit_acl.toml with those nets,
+host physics).
 Timed: env steps with one SAC update each (JAX: ``--windows`` windows of ``--window-steps``
 after a first window that compiles and fills the buffer; torch:
 ``benchmarks/torch_baselines/sac_start_curriculum.py --steps``, its learning phase). Prints a
@@ -32,6 +33,7 @@ import jax
 from benchmarks.measure_jax import state_megabytes
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "jaxcurr" / "experiments"
 
 
 EXPERIMENTS = {"pointmaze": ("pointmaze_acl.toml", {}),
@@ -47,7 +49,7 @@ def measure_jax(env: str, window_steps: int, windows: int, seeds: int | None = N
     from jaxcurr.kinds import initial_state_curriculum as kind
 
     file, sac = EXPERIMENTS[env]
-    values = tomllib.loads((ROOT / "experiments" / file).read_text())
+    values = tomllib.loads((SHIPPED / file).read_text())
     values["sac"].update(sac, **({"buffer_size": buffer_size} if buffer_size else {}))
     values["run"].update(total_steps=window_steps * (windows + 1), eval_every=window_steps,
                          **({"seeds": seeds} if seeds else {}))
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the torch rows (the JAX ones: measure_rl_width)")
     args = parser.parse_args(argv)
     file, _ = EXPERIMENTS[args.env]
-    methods = len(tomllib.loads((ROOT / "experiments" / file).read_text())["methods"]["names"])
+    methods = len(tomllib.loads((SHIPPED / file).read_text())["methods"]["names"])
     rows = []
     for runs in args.runs or [None]:
         if runs is not None and runs % methods:

@@ -19,6 +19,7 @@ try:  # Ctrl-C before entry_point: deferred past the imports (they load JAX), th
         import traceback
         from pathlib import Path
 
+        from jaxcurr.core import extras
         from jaxcurr.core.validation import ConfigError
 except KeyboardInterrupt:
     print("\njaxcurr: interrupted", file=sys.stderr, flush=True)
@@ -41,6 +42,9 @@ def join_processes(args: argparse.Namespace) -> bool:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from jaxcurr.run import cache
+
+    cache.enable()  # before anything compiles
     from jaxcurr.run.execution import run_experiment
     from jaxcurr.run.experiment import load_experiment, resolve_experiment
 
@@ -61,8 +65,8 @@ def command_list(args: argparse.Namespace) -> int:
     from jaxcurr.run.experiment import experiment_listing
 
     del args
-    for name, kind, description in experiment_listing():
-        print(f"{name:<24}{kind:<23}{description}")
+    for row in experiment_listing():
+        print(f"{row.name:<24}{row.kind:<23}{row.origin:<10}{row.description}")
     return 0
 
 
@@ -111,10 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as err:
+    except (ConfigError, ModuleNotFoundError) as err:
+        missing = isinstance(err, ModuleNotFoundError)
+        if missing and extras.extra_of(err) is None:
+            raise
         if args.debug:
             traceback.print_exc()
-        print(f"jaxcurr: error: {err}", file=sys.stderr)
+        message = (extras.needs_extra(f"jaxcurr {args.command}", extras.extra_of(err), err)
+                   if missing else err)
+        print(f"jaxcurr: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:  # the user's paths: unwritable, under a file, disk full
         if interrupts.requested():

@@ -261,7 +261,8 @@ def test_rl_hyperparameter_sweep_equals_separate_runs(kind, tmp_path):
 
 
 @pytest.mark.parametrize("path", sorted(
-    (pathlib.Path(__file__).parents[1] / "experiments").glob("*.toml")), ids=lambda p: p.stem)
+    (pathlib.Path(__file__).parents[1] / "jaxcurr" / "experiments").glob("*.toml")),
+    ids=lambda p: p.stem)
 def test_every_shipped_experiment_config_is_valid(path):
     from jaxcurr.run.experiment import load_experiment
 

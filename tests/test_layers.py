@@ -25,6 +25,7 @@ LAYERS = (
     ("teachers",),  # what chooses the student's tasks
     ("curricula",),  # teacher, student and signal in one training step
     ("kinds",),  # one experiment kind each: config, make_engine, summary, figures
+    ("experiments",),  # the shipped experiment TOMLs (package data, no code)
     ("run",),  # runner, run directories, sinks, interrupts, experiment files
     ("cli",),  # argparse only
 )

@@ -159,9 +159,9 @@ def test_cli_list_shows_the_experiments_and_their_kinds(capsys):
 
 
 def test_every_shipped_experiment_file_validates():
-    from jaxcurr.run.experiment import experiment_dirs, load_experiment
+    from jaxcurr.run.experiment import experiment_files, experiment_sources, load_experiment
 
-    files = sorted(p for d in experiment_dirs() for p in d.glob("*.toml"))
+    files = experiment_files(next(experiment_sources()))
     assert len(files) >= 8
     parts = {p.stem: len(load_experiment(p).parts) for p in files}
     assert parts["spg_nm"] == 24 and parts["ppo_sanity"] == 4 and parts["fourrooms_sac"] == 1

@@ -3,7 +3,7 @@ plain PyTorch: the baselines of ``benchmarks/measure_lunar_lander.py``.
 
 One run per process, one env step at a time (CleanRL style), the four variants of Nilabh &
 Sinha Choudhury (plain, Grokfast-EMA, GrAdE, both) with the settings of
-``experiments/lunar_sac.toml`` and ``experiments/lunar_ppo.toml``:
+``jaxcurr/experiments/lunar_sac.toml`` and ``jaxcurr/experiments/lunar_ppo.toml``:
 
 * SAC: :class:`~benchmarks.torch_baselines.sac_fourrooms.DiscreteSAC` (its file has the
   losses) with buffer 1e6, initial alpha 0.2, target entropy ``0.6 log 4``, 10,000 random

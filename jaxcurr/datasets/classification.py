@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcurr.core import extras
 from jaxcurr.core.validation import ConfigError, choice, require, require_positive_int
 
 LABEL_MODES = ("clean", "curriculum", "noise")
@@ -249,9 +250,8 @@ def _require_download_host(builder, name: str) -> None:
 def _load_tfds(cfg: DataConfig) -> Dataset:
     try:
         import tensorflow_datasets as tfds
-    except ImportError:
-        raise ConfigError(f"data.source: 'tfds' needs tensorflow-datasets (pip install "
-                          f"'jaxcurr[tfds]'); or {_local_hint(cfg.name)}") from None
+    except ModuleNotFoundError as err:
+        raise ConfigError(f"{_needs_tfds(err)}; or {_local_hint(cfg.name)}") from None
     from absl import logging as absl_logging
 
     verbosity = absl_logging.get_verbosity()  # TFDS warns about folders it has not prepared
@@ -265,6 +265,9 @@ def _load_tfds(cfg: DataConfig) -> Dataset:
     except ConfigError:
         raise
     except Exception as err:  # TFDS raises many types; report them as a config problem
+        if extras.missing_module(err) is not None:  # TFDS imports TensorFlow and more lazily
+            raise ConfigError(f"{_needs_tfds(extras.missing_module(err))}; or "
+                              f"{_local_hint(cfg.name)}") from None
         hint = "" if cfg.download else " (data.download = false: it must be prepared already)"
         reason = " ".join(str(err).split())[:200]
         raise ConfigError(f"data.name: TFDS could not load {cfg.name!r} from "
@@ -276,6 +279,10 @@ def _load_tfds(cfg: DataConfig) -> Dataset:
     train, test = (tfds.as_numpy(s) for s in splits)
     return _from_arrays(train[image_key], train[label_key], test[image_key], test[label_key],
                         f"data.name ({cfg.name})")
+
+
+def _needs_tfds(err: ModuleNotFoundError) -> str:
+    return extras.needs_extra("data.source = 'tfds'", "tfds", err)
 
 
 def _local_hint(name: str) -> str:

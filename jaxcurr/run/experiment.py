@@ -5,18 +5,26 @@ sections. It may also list ``[[part]]`` tables, each ``name = "..."`` and ``set 
 value, ... }``: the experiment then runs once per part (into ``<out>/<name>``), each part being
 the file's settings with the part's ``set`` applied, and ``--set`` applied last. A study with
 several tasks of different shapes (the SPG-NM tables) is one experiment with parts.
+
+A name is looked up among the shipped experiments (the package data ``jaxcurr/experiments``),
+then in the packages that installed distributions register under the entry-point group
+``jaxcurr.experiments`` (:func:`experiment_sources`).
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from jaxcurr.core.validation import ConfigError, apply_overrides, read_toml, require
 from jaxcurr.kinds import DEFAULT_KIND, Kind, get_kind
 
-REPO_EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+SHIPPED = "jaxcurr.experiments"  # the package whose *.toml files are the shipped experiments
+GROUP = "jaxcurr.experiments"  # entry points naming other packages' experiment folders
 
 
 class Part(NamedTuple):
@@ -32,26 +40,53 @@ class Experiment(NamedTuple):
     parts: list[Part]
 
 
-def experiment_dirs() -> list[Path]:
-    """Where experiment names are looked up: ./experiments, then the source tree's."""
-    dirs = [Path("experiments"), REPO_EXPERIMENTS]
-    return [d for d in dict.fromkeys(p.resolve() for p in dirs) if d.is_dir()]
+class Source(NamedTuple):
+    """A folder of experiment files: ``origin`` is ``jaxcurr`` for the shipped ones, else the
+    distribution that registers it."""
+
+    origin: str
+    folder: Traversable
 
 
-def resolve_experiment(name: str) -> Path:
-    """A ``.toml`` path, or the file ``<name>.toml`` in :func:`experiment_dirs`."""
+def experiment_sources() -> Iterator[Source]:
+    """Where names are looked up, in order: the shipped experiments (package data), then each
+    package registered under the ``jaxcurr.experiments`` entry points (the value names a
+    package whose ``*.toml`` files are experiments, e.g. ``pendulum_starts.experiments``)."""
+    from jaxcurr.core import plugins
+
+    yield Source("jaxcurr", resources.files(SHIPPED))
+    for name, entry_point in sorted(plugins.registered(GROUP).items()):
+        origin = entry_point.dist.name if entry_point.dist else name
+        try:
+            folder = resources.files(entry_point.value)
+        except (ImportError, TypeError) as err:
+            raise ConfigError(f"experiment: the {GROUP} entry point {name!r} of {origin} names "
+                              f"{entry_point.value!r}, which cannot be imported ({err}); "
+                              "allowed: an importable package holding *.toml files") from None
+        yield Source(origin, folder)
+
+
+def experiment_files(source: Source) -> list[Traversable]:
+    """The ``*.toml`` files of a source, by name."""
+    files = [f for f in source.folder.iterdir() if f.name.endswith(".toml") and f.is_file()]
+    return sorted(files, key=lambda f: f.name)
+
+
+def resolve_experiment(name: str) -> Path | Traversable:
+    """A ``.toml`` path, or the first file ``<name>.toml`` of :func:`experiment_sources`."""
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ConfigError(f"experiment: no such file {name!r}")
         return path
-    for folder in experiment_dirs():
-        candidate = folder / f"{name}.toml"
-        if candidate.is_file():
-            return candidate
-    known = sorted({p.stem for d in experiment_dirs() for p in d.glob("*.toml")})
+    known = []
+    for source in experiment_sources():
+        for file in experiment_files(source):
+            if file.name == f"{name}.toml":
+                return file
+            known.append(file.name.removesuffix(".toml"))
     raise ConfigError(f"experiment: unknown name {name!r}; allowed: a .toml path or one of "
-                      + ", ".join(known))
+                      + ", ".join(sorted(set(known))))
 
 
 def kind_of(values: dict) -> Kind:
@@ -102,16 +137,30 @@ def load_experiment(path: str | Path, overrides: list[str] = ()) -> Experiment:
     return build(read_toml(path), overrides)
 
 
-def experiment_listing() -> list[tuple[str, str, str]]:
-    """``(name, kind, description)`` of every experiment file ``jaxcurr list`` shows."""
-    rows = []
-    for folder in experiment_dirs():
-        for path in sorted(folder.glob("*.toml")):
+class Listed(NamedTuple):
+    """A row of ``jaxcurr list``: ``origin`` is where the file comes from (:class:`Source`)."""
+
+    name: str
+    kind: str
+    description: str
+    origin: str
+
+
+def experiment_listing() -> list[Listed]:
+    """Every experiment ``jaxcurr list`` shows, in lookup order; a name that an earlier source
+    already has is marked as hidden (``jaxcurr run <name>`` runs the earlier one)."""
+    rows, seen = [], {}
+    for source in experiment_sources():
+        for file in experiment_files(source):
+            name = file.name.removesuffix(".toml")
             try:
-                values = tomllib.loads(path.read_text(encoding="utf-8"))
-                kind = values.get("kind", "classifier_curriculum")
-                description = values.get("description", "")
+                values = tomllib.loads(file.read_text(encoding="utf-8"))
+                kind = str(values.get("kind", DEFAULT_KIND))
+                description = str(values.get("description", ""))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError):
                 kind, description = "?", "(invalid TOML)"
-            rows.append((path.stem, kind, description))
+            if name in seen:
+                description = f"(hidden by the one from {seen[name]}) {description}"
+            seen.setdefault(name, source.origin)
+            rows.append(Listed(name, kind, description, source.origin))
     return rows

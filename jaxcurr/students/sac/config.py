@@ -48,7 +48,7 @@ class SACConfig:
 
     ``hidden``: the hidden layers of the actor and of each critic, one width (the paper's
     Table 1: one layer of 256) or a list of widths. The authors' own LunarLander checkpoints
-    are two layers of 200 (``[200, 200]``, ``experiments/lunar_sac.toml``'s default;
+    are two layers of 200 (``[200, 200]``, ``jaxcurr/experiments/lunar_sac.toml``'s default;
     docs/reference_facts.md §7).
     """
 

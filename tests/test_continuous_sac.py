@@ -218,7 +218,7 @@ def test_a_terminating_env_cuts_bootstrapping_only_at_real_terminal_states():
         buffer, learner = out.buffer, out.learner
         dones.append(bool(out.done))
     assert dones == [True, True]
-    batch = jax.tree.map(lambda x: x[:2], buffer.experience)
+    batch = jax.tree.map(lambda x: x[0, :2], buffer.experience)  # [1, capacity, ...]
     next_obs = np.asarray(batch.next_obs, np.float64)
     terminal = ((next_obs[:, 0] >= 0.45) & (next_obs[:, 1] >= 0.0)).astype(np.float64)
     assert terminal.tolist() == [1.0, 0.0]

@@ -139,3 +139,38 @@ def test_a_bad_teacher_signal_method_names_the_field():
     values["methods"]["names"] = ["no_teacher", "plr:accuracy"]
     with pytest.raises(ValueError, match=r"^methods\.names: got .*'TEACHER:SIGNAL'"):
         kind.from_dict(values)
+
+
+def test_episode_loop_gives_the_bits_of_the_step_loop(monkeypatch):
+    """Windows of 450 steps cut the open maze's 300-step episodes: the episode loop (blocks
+    of gcd(450, 300) = 150 student steps, the teacher's work once per block) and the episode
+    work after every step give the same states and metrics, bit for bit, for a REINFORCE,
+    an ALP-GMM and a PLR method."""
+    from jaxcurr.curricula import initial_state as curriculum
+
+    values = start_curriculum_values(total_steps=900, eval_every=450)
+    values["methods"]["names"] = ["mean_norm", "alp_gmm:return", "plr:max_mc"]
+    config = kind.from_dict(values)
+    space = kind.start_space(config)
+    assert space.fixed_length and space.max_steps == 300
+    names, switches = kind.methods(config)
+    methods = Method(switches["teacher"], switches["signal"])
+    keys = jax.random.split(jax.random.PRNGKey(3), len(names))
+    results = []
+    original = curriculum.make_program
+    for loop in (True, False):  # False: the same program, the episode work after every step
+        monkeypatch.setattr(curriculum, "make_program",
+                            lambda *a, loop=loop, **k: original(*a, **k, episode_loop=loop))
+        program = kind.build_program(config, space)
+        state = jax.jit(jax.vmap(program.init))(keys, methods)
+        window = jax.jit(jax.vmap(program.window))
+        metrics = []
+        for _ in range(2):
+            state, m = window(state, methods)
+            metrics.append(m)
+        results.append(jax.device_get((state, metrics)))
+    looped, stepped = (jax.tree.leaves(r) for r in results)
+    assert len(looped) == len(stepped) > 50
+    for a, b in zip(looped, stepped, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(results[0][0].episodes[0]) == 3  # episodes ended at 300, 600 and 900

@@ -108,7 +108,7 @@ def test_box_start_space_starts_where_the_teacher_points():
 
 
 def test_bad_references_are_one_line_naming_the_setting(tmp_path):
-    with pytest.raises(ConfigError, match=r"^kind: cannot import 'no_such_pkg'"):
+    with pytest.raises(ConfigError, match=r"^kind: cannot import 'no_such_pkg.mod' \(No module"):
         from jaxcurr.kinds import get_kind
 
         get_kind("no_such_pkg.mod:KIND")

@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcurr.core import small_linalg
 from jaxcurr.core.validation import require
@@ -123,8 +124,9 @@ def alp_gmm_teacher(low, high, max_components: int = 6, fit_every: int = 50,
                     random_share: float = 0.2) -> ALPGMM:
     """The teacher of the module docstring over the box ``[low, high]`` (arrays ``[d]``)."""
     box = (low, high)
-    low, high = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
-    require(low.ndim == 1 and low.shape == high.shape and bool(jnp.all(high > low)),
+    # NumPy: checked on the host, also when the teacher is built inside a traced function
+    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    require(low.ndim == 1 and low.shape == high.shape and bool(np.all(high > low)),
             "teacher.alp_task_box", "two equal-length lists, low below high", box)
     for name, value, least in (("max_components", max_components, 2),
                                ("fit_every", fit_every, 1), ("em_iters", em_iters, 1)):

@@ -2,7 +2,7 @@
 
 For a dense layer ``y = x W + b`` whose input rows for sample ``b`` are ``x_b`` (shape
 ``[T, in]``, ``T = 1`` for an MLP) and whose output cotangents are ``d_b = dl_b / dy_b``
-(``[T, out]``), sample b's kernel gradient is ``G_b = x_b^T d_b`` and
+(``[T, out]``), sample b's kernel gradient is ``G_b = x_b^T d_b`` and::
 
     ||G_b||_F^2 = sum_{t,t'} (x_bt . x_bt') (d_bt . d_bt')    (= |x_b|^2 |d_b|^2 when T = 1)
     ||g_b,bias||^2 = |sum_t d_bt|^2

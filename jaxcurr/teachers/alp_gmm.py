@@ -4,7 +4,7 @@
 RL in continuously parameterized environments", Algorithm 1.) Tasks are points of the box
 ``[low, high]^d``. After each episode on task ``tau`` with score ``r`` (a return, or any
 signal), the teacher finds the nearest earlier task ``tau_old`` in its history (Euclidean
-distance in the box scaled to ``[0, 1]^d``) and records
+distance in the box scaled to ``[0, 1]^d``) and records::
 
     alp = |r - r_old|          (0 for the first task)
 

@@ -61,7 +61,7 @@ def figures(run_dir: Path, config: Config, metrics: dict, points: list[str]) -> 
     for p, label in enumerate(points):
         name = "curves.png" if len(points) == 1 else f"curves_{p}.png"
         title = (f"{config.name}: {config.data.label_mode} labels, {config.run.seeds} seeds "
-                 f"(mean, 95% band)" + ("" if len(points) == 1 else f"\n{label}"))
+                 f"(mean, 95% bootstrap band)" + ("" if len(points) == 1 else f"\n{label}"))
         values = _point(metrics, p)
         steps = np.arange(1, next(iter(values.values())).shape[1] + 1) * config.run.log_every
         out.append(classifier_curves(Path(run_dir) / "figures" / name, config.run.methods,
@@ -71,7 +71,7 @@ def figures(run_dir: Path, config: Config, metrics: dict, points: list[str]) -> 
 
 KIND = Kind(
     name="classifier_curriculum",
-    description="teacher-student curriculum over dataset classes or groups (Blad & Loutfi)",
+    description="teacher-student curriculum over dataset classes or groups (Blad & Loutfi 2025)",
     from_dict=config_from_dict, to_dict=config_to_dict, prepare=prepare,
     make_engine=make_engine, variants=no_variants, summarize=summarize,
     format_summary=format_summary, figures=figures)

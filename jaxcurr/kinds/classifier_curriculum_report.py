@@ -1,7 +1,8 @@
 """Summary and figures of a classifier curriculum run (one point: arrays [seeds, windows]).
 
-* :func:`summarize` / :func:`format_summary`: per method, final losses and accuracies with 95%
-  intervals over seeds, the sampling share per group and the visit times;
+* :func:`summarize` / :func:`format_summary`: per method, final losses and accuracies (IQM over
+  seeds with stratified bootstrap intervals from 3 seeds), the probability of a lower loss than
+  ``uniform``, the sampling share per group and the visit times;
 * :func:`classifier_curves`: the paper's layout, per-group loss (top) and per-group sampling
   share (bottom) over training, one column per method.
 """
@@ -15,11 +16,14 @@ import numpy as np
 import scipy.stats
 
 from jaxcurr.core.figures import band, plt, save_figure
-from jaxcurr.core.stats import mean_ci
+from jaxcurr.core.stats import improvement
 from jaxcurr.core.stats import stat as _stat
+from jaxcurr.core.table import format_table, improvement_cell, seeds_note, stat_cell
 from jaxcurr.curricula.classifier_config import Config
 
-__all__ = ["format_summary", "mean_ci", "summarize", "visit_time"]
+__all__ = ["format_summary", "summarize", "visit_time"]
+
+BASELINE = "uniform"
 
 
 def visit_time(share: np.ndarray) -> np.ndarray:
@@ -36,7 +40,8 @@ def visit_time(share: np.ndarray) -> np.ndarray:
 def summarize(config: Config, metrics: dict[str, np.ndarray]) -> dict[str, Any]:
     """Per method: final per-group loss, mean loss over training (lower converges faster),
     test accuracy, overall sampling shares, visit times and their rank correlation with the
-    final loss (positive: groups visited in the order of their final loss)."""
+    final loss (positive: groups visited in the order of their final loss), and the probability
+    that a seed's mean loss over training is below one of ``uniform`` (no teacher)."""
     summary: dict[str, Any] = {
         "name": config.name, "seeds": config.run.seeds, "steps": config.run.steps,
         "groups": [list(g) for g in config.data.groups], "label_mode": config.data.label_mode,
@@ -60,32 +65,40 @@ def summarize(config: Config, metrics: dict[str, np.ndarray]) -> dict[str, Any]:
             "visit_order_vs_final_loss_spearman": _stat(np.nan_to_num(np.array(order))),
             "final_teacher_entropy": _stat(metrics[f"{method}/teacher_entropy"][:, -1]),
         }
+        if BASELINE in config.run.methods and method != BASELINE:
+            summary["methods"][method][f"p_lower_loss_over_training_than_{BASELINE}"] = (
+                improvement(-loss.mean((1, 2)),
+                            -metrics[f"{BASELINE}/group_loss"].mean((1, 2))))
     return summary
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """A plain-text table of the summary, one row per method."""
+    """A plain-text table of the summary, one row per method, and how to read it."""
     groups = ["{" + ",".join(map(str, g)) + "}" for g in summary["groups"]]
-    header = (f"{'method':<22}{'loss, run mean':>20}{'final loss':>18}{'test acc':>10}"
-              f"{'group acc':>11}   final loss per group {' '.join(groups)}")
-    lines = [f"{summary['name']}: {summary['seeds']} seeds x {summary['steps']} steps, "
-             f"labels {summary['label_mode']} (mean +- 95% CI over seeds)", header]
-
-    def cell(stat, width):
-        return f"{stat['mean']:.3f} +- {stat['ci95']:.3f}".rjust(width)
-
-    for method, row in summary["methods"].items():
-        per_group = " ".join(f"{v:.3f}" for v in row["final_group_loss"]["mean"])
-        lines.append(f"{method:<22}{cell(row['mean_loss_over_training'], 20)}"
-                     f"{cell(row['final_mean_loss'], 18)}"
-                     f"{row['final_test_accuracy']['mean']:>10.3f}"
-                     f"{row['final_test_group_accuracy']['mean']:>11.3f}   {per_group}")
-    share_lines = ["", "sampling share per group over the run (first tenth -> whole run):"]
-    for method, row in summary["methods"].items():
-        first = " ".join(f"{v:.2f}" for v in row["group_share_first_tenth"]["mean"])
-        whole = " ".join(f"{v:.2f}" for v in row["group_share"]["mean"])
-        share_lines.append(f"{method:<22}{first}  ->  {whole}")
-    return "\n".join(lines + share_lines)
+    clean = summary["label_mode"] == "clean"
+    key = f"p_lower_loss_over_training_than_{BASELINE}"
+    header = ["method", "loss, run mean", f"P(below {BASELINE})", "final loss",
+              *(["test acc"] if clean else []), "group acc", *groups]
+    rows = [[method, stat_cell(row["mean_loss_over_training"]), improvement_cell(row.get(key)),
+             stat_cell(row["final_mean_loss"]),
+             *([f"{row['final_test_accuracy']['iqm']:.3f}"] if clean else []),
+             f"{row['final_test_group_accuracy']['iqm']:.3f}",
+             *(f"{v:.3f}" for v in row["final_group_loss"]["iqm"])]
+            for method, row in summary["methods"].items()]
+    shares = [[method, *(f"{a:.2f} -> {b:.2f}" for a, b in zip(
+        row["group_share_first_tenth"]["iqm"], row["group_share"]["iqm"], strict=True))]
+        for method, row in summary["methods"].items()]
+    return "\n".join([
+        f"{summary['name']}: {summary['seeds']} seeds x {summary['steps']} steps, "
+        f"labels {summary['label_mode']}", seeds_note(summary["seeds"]),
+        *format_table(header, rows),
+        "loss: held-out cross-entropy, mean over groups ({..}: per group, final); group acc: "
+        "the prediction is in the true class's group.",
+        "test acc: accuracy on the true labels." if clean else
+        f"No test accuracy: {summary['label_mode']} labels are random within a group by design, "
+        "so only the group accuracy means something.",
+        "", "sampling share per group, first tenth of the run -> whole run:",
+        *format_table(["method", *groups], shares)])
 
 
 def classifier_curves(path: Path, methods: tuple[str, ...], groups, metrics: dict, step,

@@ -3,7 +3,8 @@
 From the final per-episode arrays (``final/<name>``, ``[variant, seed, episode]``): the greedy
 return over the last ``report.last_episodes`` episodes and along the way, the episodes until
 within X of the optimum, losses, temperature, entropy and gradient magnitudes (with
-plain / variant ratios), mean and 95% t-interval over seeds.
+plain / variant ratios): IQM over seeds with stratified bootstrap intervals from 3 seeds, and
+the probability that a seed's final greedy return beats one of ``plain``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxcurr.core.stats import nanmean, stat
+from jaxcurr.core.stats import improvement, nanmean, stat
+from jaxcurr.core.table import format_table, improvement_cell, seeds_note, stat_cell
 from jaxcurr.core.validation import require, require_positive_int
 
 FIGURES = (  # file, metric, y label, log scale (paper figure); window_*.png besides
@@ -103,6 +105,9 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
     last, width, every = rep.last_episodes, rep.smooth, config.sac.eval_every
     eval_episode = (np.arange(final["eval_return"].shape[-1]) + 1) * every
     plain = points.index("plain") if "plain" in points else None
+    n_all = int(final["episodes"].min())
+    greedy = [_window(final["eval_return"][v], n_all - last, n_all, eval_episode)
+              for v in range(len(points))]
     for v, name in enumerate(points):
         ev, n = final["eval_return"][v], int(final["episodes"][v].min())
         row: dict[str, Any] = {
@@ -119,6 +124,8 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
             "final_alpha": stat(_window(final["alpha"][v], n - 10, n), 4),
             "final_entropy": stat(_window(final["entropy"][v], n - 10, n), 4),
         }
+        if plain is not None and v != plain:  # over the episodes every variant has done
+            row["p_higher_greedy_return_than_plain"] = improvement(greedy[v], greedy[plain])
         if "optimal" in refs:
             optimal = refs["optimal"]
             row["gap_to_optimal"] = stat(optimal - _window(ev, n - last, n, eval_episode), 4)
@@ -140,14 +147,16 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['name']}: {summary['seeds']} seeds x {summary['num_episodes']} episodes"
              + (f"; optimal return {summary['optimal return']:.3f}"
-                if "optimal return" in summary else "")]
+                if "optimal return" in summary else "") + f"; {seeds_note(summary['seeds'])}"]
+    rows = []
     for name, row in summary["variants"].items():
         final = next(v for k, v in row.items() if k.startswith("final_greedy_return_last"))
-        mean = "nan" if final["mean"] is None else f"{final['mean']:.2f}"
-        lines.append(f"  {name:<10} greedy return (last episodes) {mean} +- {final['ci95']}; "
-                     f"episodes done {row['episodes_done_min']}; env steps "
-                     f"{int(np.mean(row['env_steps']))}")
-    return "\n".join(lines)
+        rows.append([name, stat_cell(final, ".2f"),
+                     improvement_cell(row.get("p_higher_greedy_return_than_plain")),
+                     str(row["episodes_done_min"]), str(int(np.mean(row["env_steps"])))])
+    header = ["variant", "greedy return (last episodes)", "P(higher than plain)",
+              "episodes done", "env steps"]
+    return "\n".join(lines + format_table(header, rows))
 
 
 def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list[Path]:
@@ -183,7 +192,7 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
         ax.set(xlabel="episode", ylabel=label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        ax.set_title(f"{config.name}: {config.run.seeds} seeds, mean and 95% band "
+        ax.set_title(f"{config.name}: {config.run.seeds} seeds, mean and 95% bootstrap band "
                      f"({width}-episode moving average)", fontsize=9)
         fig.tight_layout()
         out.append(save_figure(fig, Path(run_dir) / "figures" / filename))

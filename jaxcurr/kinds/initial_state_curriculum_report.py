@@ -1,12 +1,14 @@
 """Summary and figures of an ``initial_state_curriculum`` run (the gradient-norm paper's claims).
 
-Per method, mean and 95% t-interval over seeds: the evaluation return and success rate at the
-end (last ``report.last_windows`` windows) and over the whole run (the area under the curve,
-i.e. the mean over windows, which rewards learning early), the env steps until the evaluation
-success rate first reaches ``report.success_threshold``, and the difference of each teacher
-method to ``no_teacher`` per seed (seeds share keys, so the difference is paired). For the
-curriculum: the mean chosen goal distance over the first and last fifth of episodes and its
-Spearman correlation with the episode index per seed (the paper: distance grows).
+Per method, the IQM over seeds (stratified bootstrap intervals from 3 seeds): the evaluation
+return and success rate at the end (last ``report.last_windows`` windows) and over the whole
+run (the area under the curve, i.e. the mean over windows, which rewards learning early), the
+env steps until the evaluation success rate first reaches ``report.success_threshold``, the
+difference of each teacher method to ``no_teacher`` per seed (seeds share keys, so the
+difference is paired) and the probability that a seed's return AUC beats one of
+``no_teacher``. For the curriculum: the mean chosen goal distance over the first and last
+fifth of episodes and its Spearman correlation with the episode index per seed
+(the paper: distance grows).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from jaxcurr.core.stats import nanmean, stat
+from jaxcurr.core.stats import improvement, nanmean, stat
+from jaxcurr.core.table import format_table, improvement_cell, seeds_note, stat_cell
 from jaxcurr.core.validation import require_in, require_positive_int
 from jaxcurr.signals.episode_scores import SIGNALS
 
@@ -94,6 +97,8 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
                 nanmean(ret, 1) - nanmean(m["eval_return"][base], 1), 4)
             row["eval_success_auc_minus_no_teacher"] = stat(
                 nanmean(succ, 1) - nanmean(m["eval_success"][base], 1), 4)
+            row["p_higher_eval_return_auc_than_no_teacher"] = improvement(
+                nanmean(ret, 1), nanmean(m["eval_return"][base], 1))
         if name != "no_teacher" and "goal_distance" in metrics.final:
             row.update(curriculum_stats(metrics.final["goal_distance"][p]))
         if "mujoco_warnings" in metrics.final:  # per seed: MuJoCo warnings over all episodes
@@ -106,16 +111,18 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['name']}: {summary['seeds']} seeds, "
-             f"{summary.get('env_steps_done', 0)} of {summary['total_steps']} env steps"]
+             f"{summary.get('env_steps_done', 0)} of {summary['total_steps']} env steps; "
+             f"{seeds_note(summary['seeds'])}"]
+    rows, warned = [], []
     for name, row in summary["methods"].items():
-        auc = row["eval_return_auc"]
         final = next(v for k, v in row.items() if k.startswith("eval_success_last"))
-        lines.append(f"  {name:<22} eval return AUC {auc['mean']} +- {auc['ci95']}; "
-                     f"final success {final['mean']} +- {final['ci95']}")
+        rows.append([name, stat_cell(row["eval_return_auc"], ".2f"),
+                     improvement_cell(row.get("p_higher_eval_return_auc_than_no_teacher")),
+                     stat_cell(final, ".3f")])
         if any(row.get("mujoco_warnings_per_seed", ())):
-            lines.append(f"  {'':<22} MuJoCo warnings per seed: "
-                         f"{row['mujoco_warnings_per_seed']}")
-    return "\n".join(lines)
+            warned.append(f"  {name}: MuJoCo warnings per seed {row['mujoco_warnings_per_seed']}")
+    header = ["method", "eval return AUC", "P(higher AUC than no_teacher)", "final success"]
+    return "\n".join(lines + format_table(header, rows) + warned)
 
 
 def _cell_counts(cells: np.ndarray, grid_shape: tuple[int, int]) -> np.ndarray:
@@ -131,7 +138,7 @@ def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]) -> list
     m, out = metrics, []
     if "eval_return" not in m:
         return out
-    title = f"{config.name}: {config.run.seeds} seeds, mean and 95% band"
+    title = f"{config.name}: {config.run.seeds} seeds, mean and 95% bootstrap band"
     for key, label in (("eval_return", "evaluation return"),
                        ("eval_success", "evaluation success rate"),
                        ("train_return", "training return (episodes ended in the window)")):

@@ -2,8 +2,10 @@
 
 The final return of a run is the mean episode return over the last ``report.final_fraction``
 of its windows; ``greedy_return`` is the mean return of ``report.greedy_episodes`` argmax
-rollouts of its final policy. Figures: the return curve per variant (mean and 95% band over
-seeds) and the diagnostics (entropy, entropy coefficient, gradient magnitudes, losses).
+rollouts of its final policy: IQM over seeds with stratified bootstrap intervals from 3 seeds,
+and the probability that a seed's final return beats one of ``plain``. Figures: the return
+curve per variant (mean and bootstrap band over seeds) and the diagnostics (entropy, entropy
+coefficient, gradient magnitudes, losses).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from jaxcurr.core.figures import band, plt, point_curves, save_figure
-from jaxcurr.core.stats import nanmean, significant, stat
+from jaxcurr.core.stats import improvement, nanmean, significant, stat
+from jaxcurr.core.table import format_table, improvement_cell, seeds_note, stat_cell
 from jaxcurr.core.validation import fraction, is_int, require
 
 DIAGNOSTICS = ("entropy", "entropy_coef", "actor_grad_magnitude", "critic_grad_magnitude",
@@ -42,16 +45,20 @@ class PPOReportConfig:
 
 def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
     """Per variant: the final return (mean over the last ``report.final_fraction`` of the
-    windows, per seed; mean and 95% t-interval), the diagnostics there, and the mean greedy
-    return of the final policy where ``report.greedy_episodes`` is set."""
+    windows, per seed; IQM and interval), the probability that it beats ``plain``, the
+    diagnostics there, and the mean greedy return of the final policy where
+    ``report.greedy_episodes`` is set."""
     returns = metrics["episode_return"]  # [P, S, W]
     tail = max(1, int(round(returns.shape[2] * config.report.final_fraction)))
     out: dict[str, Any] = {"env": config.env.name, "algo": config.agent.algo,
                            "seeds": config.run.seeds, "windows": int(returns.shape[2]),
                            "final_windows": tail, "variants": {}}
+    plain = nanmean(returns[points.index("plain"), :, -tail:], -1) if "plain" in points else None
     for v, name in enumerate(points):
         final = nanmean(returns[v, :, -tail:], -1)
         row = {"final_return": stat(final, 5), "final_return_per_seed": significant(final, 5)}
+        if plain is not None and name != "plain":
+            row["p_higher_final_return_than_plain"] = improvement(final, plain)
         if config.report.solved_level:
             row["seeds_solved"] = int((final >= config.report.solved_level).sum())
         if "greedy_return" in metrics.final:
@@ -66,12 +73,16 @@ def summarize(config: Any, metrics: Any, points: list[str]) -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"{summary['algo']} on {summary['env']}, {summary['seeds']} seeds: final return "
-             f"(last {summary['final_windows']} of {summary['windows']} windows), mean +- 95% CI"]
-    for name, row in summary["variants"].items():
-        final, greedy = row["final_return"], row.get("greedy_return")
-        lines.append(f"  {name:<10}{final['mean']} +- {final['ci95']}" + (
-            f"; greedy {greedy['mean']} +- {greedy['ci95']}" if greedy else ""))
-    return "\n".join(lines)
+             f"(last {summary['final_windows']} of {summary['windows']} windows); "
+             f"{seeds_note(summary['seeds'])}"]
+    greedy = any("greedy_return" in row for row in summary["variants"].values())
+    header = ["variant", "final return", "P(higher than plain)",
+              *(["greedy return"] if greedy else [])]
+    rows = [[name, stat_cell(row["final_return"], ".2f"),
+             improvement_cell(row.get("p_higher_final_return_than_plain")),
+             *([stat_cell(row["greedy_return"], ".2f")] if greedy else [])]
+            for name, row in summary["variants"].items()]
+    return "\n".join(lines + format_table(header, rows))
 
 
 def figures(run_dir: Path, config: Any, metrics: Any, points: list[str]

@@ -58,15 +58,38 @@ def command_run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("runs") / experiment.name)
     return run_experiment(experiment, out, resume=args.resume, overwrite=args.overwrite,
                           writer=writer, progress=writer and not args.no_progress,
-                          resume_hint=f"jaxcurr run {args.experiment} --out {{out}} --resume")
+                          resume_hint=resume_hint(args))
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    """The shell command that continues this run: the user's experiment and options as given
+    (``--seeds``, every ``--set``, the flags), ``--out {out}`` (filled in with the run
+    directory) and ``--resume``; ``--overwrite`` is dropped."""
+    import shlex
+
+    words = ["jaxcurr", *(["--debug"] if args.debug else []), "run", args.experiment]
+    if args.seeds is not None:
+        words += ["--seeds", str(args.seeds)]
+    for override in args.set or []:
+        words += ["--set", override]
+    for flag in ("no_progress", "distributed"):
+        if getattr(args, flag):
+            words.append("--" + flag.replace("_", "-"))
+    for option in ("coordinator", "num_processes", "process_id"):
+        if getattr(args, option) is not None:
+            words += ["--" + option.replace("_", "-"), str(getattr(args, option))]
+    command = " ".join(shlex.quote(word) for word in words)
+    return command.replace("{", "{{").replace("}", "}}") + " --out {out} --resume"
 
 
 def command_list(args: argparse.Namespace) -> int:
+    from jaxcurr.core.table import format_table
     from jaxcurr.run.experiment import experiment_listing
 
     del args
-    for row in experiment_listing():
-        print(f"{row.name:<24}{row.kind:<23}{row.origin:<10}{row.description}")
+    rows = [[row.name, row.kind, row.origin, row.description] for row in experiment_listing()]
+    for line in format_table(["name", "kind", "from", "description"], rows, left=4, indent=""):
+        print(line)
     return 0
 
 

@@ -36,6 +36,8 @@ class Engine(NamedTuple):
       steps_per_window: ``unit``s per window (progress bar, ``step`` axis of the metrics).
       unit: what a step is ("step", "env step", "update", "episode").
       finished: optional ``finished(state) -> bool``; the run ends early once every run is.
+      progress: optional ``progress(state) -> float``: the fraction of its work a run that may
+        end early has done (0 to 1); the progress bar's total and ETA follow the slowest run.
       final: optional ``final(state, data, point) -> {name: array}``: arrays read from the last
         state (e.g. per-episode logs), saved beside the window metrics (not guarded: NaN may
         mark entries that were never reached).
@@ -62,6 +64,7 @@ class Engine(NamedTuple):
     x64: bool = False
     old_layout: Callable | None = None
     upgrade: Callable | None = None
+    progress: Callable | None = None
 
 
 class Kind(NamedTuple):

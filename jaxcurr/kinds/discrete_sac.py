@@ -145,7 +145,9 @@ def make_engine(config: SACExperiment) -> Engine:
         return build_sac(config, point)[2].upgrade(old_state)
 
     return Engine(init, run, windows, steps_per_window=config.run.window_steps,
-                  unit="env step", finished=sac.finished,
+                  unit="env step", finished=sac.finished, progress=lambda state: jnp.maximum(
+                      state.episodes / config.sac.num_episodes,
+                      state.step / config.sac.max_env_steps),
                   final=lambda state, data, point: sac.metrics(state),
                   guard=lambda state: state.learner, unguarded=WINDOW_MEANS,
                   old_layout=old_layout, upgrade=upgrade)
@@ -153,7 +155,7 @@ def make_engine(config: SACExperiment) -> Engine:
 
 KIND = Kind(
     name="discrete_sac",
-    description="Discrete SAC x Grokfast/GrAdE variants (Nilabh & Sinha Choudhury)",
+    description="Discrete SAC x Grokfast/GrAdE variants (Nilabh & Sinha Choudhury 2024)",
     from_dict=from_dict, to_dict=to_dict, prepare=no_data, make_engine=make_engine,
     variants=stacked_variants, summarize=report.summarize,
     format_summary=report.format_summary, figures=report.figures)

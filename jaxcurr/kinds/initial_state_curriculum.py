@@ -338,8 +338,8 @@ def make_engine(config: MazeExperiment) -> Engine:
 
 KIND = Kind(
     name="initial_state_curriculum",
-    description="SAC on PointMaze or AdroitHandRelocate, a teacher choosing starts by "
-                "actor-gradient signals",
+    description="SAC on PointMaze, AdroitHandRelocate or AntMaze, a teacher choosing starts "
+                "by actor-gradient signals (Campbell & Yoon 2023), ALP-GMM or Robust PLR",
     from_dict=from_dict, to_dict=to_dict, prepare=no_data, make_engine=make_engine,
     variants=methods, summarize=report.summarize, format_summary=report.format_summary,
     figures=report.figures)

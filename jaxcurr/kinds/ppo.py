@@ -156,7 +156,8 @@ def greedy_final(config: PPOExperiment, prog: Any):
 
 
 KIND = Kind(
-    name="ppo", description="PPO (standard or the paper's episodic) x Grokfast/GrAdE variants",
+    name="ppo", description="PPO (standard or Nilabh & Sinha Choudhury 2024's "
+    "episodic) x Grokfast/GrAdE variants",
     from_dict=from_dict, to_dict=to_dict, prepare=no_data, make_engine=make_engine,
     variants=stacked_variants, summarize=report.summarize,
     format_summary=report.format_summary, figures=report.figures)

@@ -286,7 +286,8 @@ def figures(run_dir: Path, config: TabularConfig, metrics: dict, points: list[st
 
 
 KIND = Kind(
-    name="tabular_pg", description="PG, PG-HB, APG, PG-Adam, SPG-NM on the tabular MDPs",
+    name="tabular_pg", description="PG, PG-HB, APG, PG-Adam, SPG-NM (Zhang et al. 2024) on "
+    "tabular MDPs",
     from_dict=from_dict, to_dict=to_dict, prepare=prepare, make_engine=make_engine,
     variants=no_variants, summarize=summarize, format_summary=report.format_summary,
     figures=figures)

@@ -9,6 +9,7 @@ summary and figures of any run directory from what it holds, finished or not.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,8 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     print(f"\ncompile {result.compile_seconds:.1f} s, " + (
         f"this process ran {steps} {prepared.program.engine.unit}s in {result.run_seconds:.1f} s: "
         f"{_rate(rate)}/s per run, {_rate(rate * runs)}/s over all {runs} runs" if steps else
-        "nothing left to run: summarised again from the last checkpoint"))
+        "nothing left to run: summarised again from the last checkpoint" if resume else
+        "every run had finished when it started (in its initialisation): nothing to time"))
     print(f"run directory: {out}" + (f"\nfigures: {', '.join(map(str, figures))}"
                                     if figures else ""))
     return 0
@@ -269,7 +271,7 @@ def run_experiment(experiment: Any, out: Path, *, resume: bool, overwrite: bool,
             data, prepared = kind.prepare(part.config), None
         code = run_part(kind, part.config, data, part_dir, resume, writer, prepared,
                         progress=progress,
-                        resume_hint=resume_hint.format(out=replaces or out),
+                        resume_hint=resume_hint.format(out=shlex.quote(str(replaces or out))),
                         replaces=replaces)
         if code:
             return code

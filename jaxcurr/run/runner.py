@@ -14,6 +14,7 @@ seed, window and metric, before that chunk is checkpointed, unless ``run.allow_n
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -165,6 +166,7 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
     steps_per_chunk = per_chunk * engine.steps_per_window
     all_steps = np.arange(1, engine.num_windows + 1) * engine.steps_per_window
     check_fn, finished_fn, final_fn = program.check, program.finished, program.final
+    progress_fn = jax.jit(jax.vmap(engine.progress)) if engine.progress else None
 
     manager = None
     history: list[dict[str, np.ndarray]] = []
@@ -215,6 +217,8 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
         bar.update(steps_per_chunk)
         done = index + 1
         all_done = finished_fn is not None and bool(np.all(to_host(finished_fn(state))))
+        fit_total(bar, total, all_done, None if progress_fn is None
+                  else float(np.min(to_host(progress_fn(state)))))
         last = done == prepared.num_chunks or all_done
         if manager is not None and (done % config.run.checkpoint_every == 0 or last):
             merged = _concat(history)
@@ -228,11 +232,25 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
                 manager = _open_checkpoints(moved)
         if last or (stop_after_chunks is not None and done - start_chunk >= stop_after_chunks):
             break
+    if all_done:  # also a run that had finished when it started (nothing to run)
+        fit_total(bar, total, True, None)
     bar.close()
     if manager is not None:
         manager.wait_until_finished()
         manager.close()
     return result(done, time.perf_counter() - started, done == prepared.num_chunks or all_done)
+
+
+def fit_total(bar: tqdm, total: int, finished: bool, fraction: float | None) -> None:
+    """Fit the bar's total, hence its percentage and ETA (tqdm's: steps left over the measured
+    rate), to a run that ends early: the steps run once every run has finished, else the
+    steps so far over ``fraction`` of the work done (``engine.progress`` of the slowest run),
+    at most ``total``."""
+    if finished:
+        bar.total = bar.n
+    elif fraction is not None and fraction > 0:
+        bar.total = min(total, max(bar.n, math.ceil(bar.n / fraction)))
+    bar.refresh()
 
 
 def _concat(history: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

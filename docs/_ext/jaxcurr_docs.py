@@ -7,8 +7,8 @@
   documents what it defines.
 * the ``jaxcurr-settings`` directive (reST: in MyST pages inside ``{eval-rst}``): one table
   per config section of an experiment kind,
-  read from the dataclasses of the kind's default config (field, default, sweepable) with the
-  section's docstring, so the tables follow the code.
+  read from the kind's default config (its dataclasses' fields, values, types, sweepable)
+  with the section's docstring, so the tables follow the code.
 """
 
 from __future__ import annotations
@@ -80,13 +80,9 @@ def _plain(value):
     return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
 
 
-def _default(field: dataclasses.Field) -> str:
-    """A field's default as written in TOML (JSON's spelling of lists, strings, booleans)."""
-    if field.default is not dataclasses.MISSING:
-        return json.dumps(_plain(field.default))
-    if field.default_factory is not dataclasses.MISSING:
-        return json.dumps(_plain(field.default_factory()))
-    return "(required)"
+def _toml(value) -> str:
+    """A value as written in TOML (JSON's spelling of lists, strings and booleans)."""
+    return json.dumps(_plain(value))
 
 
 def settings_rst(kind_name: str) -> list[str]:
@@ -99,7 +95,8 @@ def settings_rst(kind_name: str) -> list[str]:
     for top in dataclasses.fields(config):
         if top.name in TOP_FIELDS:
             continue
-        section = type(getattr(config, top.name))
+        values = getattr(config, top.name)  # the kind's defaults, which may differ from the
+        section = type(values)             # dataclass's (PPO's env.name is CartPole-v1)
         doc = inspect.cleandoc(section.__doc__ or "")
         lines += [f".. rubric:: [{top.name}]", "", f"*{section.__module__}.{section.__name__}*",
                   ""]
@@ -111,7 +108,8 @@ def settings_rst(kind_name: str) -> list[str]:
             if field.name.startswith("_"):
                 continue
             kind_of = str(field.type).replace("|", "or")
-            lines += [f"   * - ``{top.name}.{field.name}``", f"     - ``{_default(field)}``",
+            default = _toml(getattr(values, field.name))
+            lines += [f"   * - ``{top.name}.{field.name}``", f"     - ``{default}``",
                       f"     - ``{kind_of}``",
                       f"     - {'yes' if field.metadata.get('sweepable') else ''}"]
         lines.append("")

@@ -172,7 +172,7 @@ def analyze(study: dict, bin_steps: int) -> dict:
             row["minus_no_teacher"] = {k: paired(v, base[k], k.startswith("steps"), intervals)
                                        for k, v in values.items()}
         final = study["methods"][name]["final"]
-        if "goal_distance" in final:
+        if "goal_distance" in final and "end_step" in final:
             centres, by_step = goal_distance_by_step(final, bin_steps, int(steps[-1]))
             row["goal_distance_by_step"] = {"bin_centres": centres.tolist(),
                                             "per_seed": by_step.tolist()}

@@ -12,7 +12,8 @@ from __future__ import annotations
 # top-level module -> the extra that installs it (scipy and orbax are not here: jax requires
 # scipy and flax orbax-checkpoint, so the core has them)
 EXTRA_OF_MODULE = {
-    **dict.fromkeys(("gymnax", "flashbax", "sklearn", "matplotlib", "tqdm", "tomli_w"), "run"),
+    **dict.fromkeys(("gymnax", "six", "flashbax", "sklearn", "matplotlib", "tqdm", "tomli_w"),
+                    "run"),
     **dict.fromkeys(("tensorflow_datasets", "tensorflow", "importlib_resources"), "tfds"),
     **dict.fromkeys(("mujoco", "gymnasium_robotics"), "mujoco"),
     **dict.fromkeys(("tensorboardX", "tensorboard"), "tensorboard"),

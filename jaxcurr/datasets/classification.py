@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlparse
@@ -64,6 +66,10 @@ class DataConfig:
         if self.source == "tfds":
             require(bool(self.name), "data.name", "a TFDS dataset name (source = 'tfds')",
                    self.name)
+        unused = {"digits": ("path", "name", "data_dir"), "npz": ("data_dir",)}
+        for field in unused.get(self.source, ()):
+            require(not getattr(self, field), f"data.{field}", f"'' (unset) with data.source = "
+                   f"{self.source!r}, which does not read it", getattr(self, field))
         choice("data.label_mode", self.label_mode, LABEL_MODES)
         require_positive_int("data.eval_per_class", self.eval_per_class)
         require_positive_int("data.test_size", self.test_size)
@@ -204,7 +210,7 @@ def _load_npz(path: str) -> Dataset:
     allowed = "allowed: an .npz with numeric arrays x_train, y_train, x_test, y_test"
     try:
         arrays = np.load(file, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ConfigError(f"data.path: {path!r} is not a readable .npz ({err}); {allowed}") \
             from None
     if not isinstance(arrays, np.lib.npyio.NpzFile):
@@ -213,9 +219,9 @@ def _load_npz(path: str) -> Dataset:
         missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
         if missing:
             raise ConfigError(f"data.path: {path!r} lacks {', '.join(missing)}; {allowed}")
-        try:
+        try:  # object arrays need pickle (never allowed); a damaged member fails here too
             loaded = [arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-        except ValueError as err:  # object arrays need pickle, which is never allowed
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise ConfigError(f"data.path: {path!r}: {err}; {allowed}") from None
         return _from_arrays(*loaded, f"data.path ({path})")
 

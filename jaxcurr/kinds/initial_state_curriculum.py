@@ -131,6 +131,14 @@ class EnvConfig:
         require(isinstance(self.hand_start, bool), "env.hand_start", "true or false",
                 self.hand_start)
         require_in("env.hand_speed", self.hand_speed, 0.0, 100.0, low_open=True)
+        for field, applies in (("physics", ("adroit_relocate", "ant_maze")),
+                               ("start_bins", ("adroit_relocate",)),
+                               ("hand_start", ("adroit_relocate",)),
+                               ("hand_speed", ("adroit_relocate",))):
+            default = EnvConfig.__dataclass_fields__[field].default
+            require(getattr(self, field) == default or self.name in applies, f"env.{field}",
+                    f"{default!r} (the default) with env.name = {self.name!r}: it applies to "
+                    + " and ".join(applies) + " only", getattr(self, field))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +210,11 @@ class RunConfig(RunSettings):
         super().__post_init__()
         for name in ("total_steps", "eval_every", "eval_episodes"):
             require_positive_int(f"run.{name}", getattr(self, name))
+        below = self.total_steps // self.eval_every * self.eval_every
+        nearest = " or ".join(str(n) for n in (below, below + self.eval_every) if n > 0)
+        require(below == self.total_steps, "run.total_steps",
+                f"a multiple of run.eval_every ({self.eval_every}), e.g. {nearest}",
+                self.total_steps)
         require(isinstance(self.clear_buffer, bool), "run.clear_buffer", "true or false",
                 self.clear_buffer)
 

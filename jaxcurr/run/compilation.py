@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -179,6 +180,23 @@ def check_memory(init: Any, chunk: Any, runs: int) -> None:
             "allowed: fewer seeds or points, or smaller run.chunk_logs")
 
 
+def check_state_size(abstract: Any, runs: int) -> None:
+    """Before compiling: refuse a state whose shapes (``jax.eval_shape`` of init) alone need
+    more memory than there is, with the numbers (sizes XLA could not even represent, such as a
+    layer of 4e9 units, end here instead of aborting in its shape checks)."""
+    have = available_bytes()
+    need = sum(math.prod(x.shape) * np.dtype(x.dtype).itemsize
+               for x in jax.tree.leaves(abstract))
+    if have is not None and need > 0.9 * have:
+        gib = 2.0**30
+        biggest = max(jax.tree.leaves(abstract), key=lambda x: math.prod(x.shape))
+        raise ConfigError(
+            f"run.seeds: {runs} runs (points x seeds) need about {need / gib:.3g} GiB for "
+            f"their state alone (its shapes before compiling; largest array "
+            f"{tuple(biggest.shape)} {biggest.dtype}) but {have / gib:.1f} GiB are available; "
+            "allowed: fewer seeds or points, or smaller networks and buffers")
+
+
 def compile_run(kind: Kind, config: Any, data: Any, engine: Engine | None = None
                 ) -> CompiledRun:
     """Compile init and one chunk (``jit(vmap(engine.run))``), check that they fit in memory
@@ -212,6 +230,9 @@ def _compile(kind: Kind, config: Any, data: Any, engine: Engine, kept: Program |
     keys, point_tree = put_global(keys, per_run), put_global(point_tree, per_run)
     data = put_global(data, replicated)
     started = time.perf_counter()
+    if kept is None:
+        init = jax.jit(jax.vmap(engine.init, in_axes=(0, None, 0)), out_shardings=per_run)
+        check_state_size(jax.eval_shape(init, keys, data, point_tree), runs)
     program = kept or _build(engine, keys, data, point_tree, per_run, replicated,
                              chunk_windows(engine.num_windows, config.run.chunk_logs))
     check_memory(program.init, program.chunk, runs)

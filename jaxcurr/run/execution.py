@@ -135,17 +135,13 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     from jax.experimental import multihost_utils
 
     from jaxcurr.run import runner
-    from jaxcurr.run.lifecycle import MARKER, run_config
+    from jaxcurr.run.lifecycle import MARKER, finished_already
 
-    if resume and (out / "summary.json").is_file():
-        import json
-
-        same_report = (run_config(kind, out).get("report")
-                       == kind.to_dict(config).get("report"))
-        if json.loads((out / "summary.json").read_text()).get("finished") and same_report:
-            print(f"{out}: finished already")
-            return 0
-    prepared = prepared or runner.compile_run(kind, config, data)  # one that cannot fit stops
+    if resume and finished_already(out, kind, config):
+        print(f"{out}: finished already")
+        return 0
+    # one that cannot fit stops here
+    prepared = prepared or interrupts.interruptible(runner.compile_run, kind, config, data)
     if writer:
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text("run\n")
@@ -235,19 +231,39 @@ def plot_dir(run_dir: Path) -> str:
 def run_experiment(experiment: Any, out: Path, *, resume: bool, overwrite: bool, writer: bool,
                    progress: bool, resume_hint: str) -> int:
     """Run every part of ``experiment`` into ``out`` (new, resumed or replacing a run
-    directory); ``resume_hint`` (with ``{out}``) is printed when a run stops early. Returns the
-    process exit code."""
+    directory), holding ``out``'s lock (:func:`jaxcurr.run.lifecycle.run_lock`) on the writer;
+    ``resume_hint`` (with ``{out}``) is printed when a run stops early. Returns the process
+    exit code."""
+    import contextlib
+
+    from jaxcurr.run.lifecycle import run_lock
+
+    with run_lock(out) if writer else contextlib.nullcontext():
+        return _run_experiment(experiment, out, resume=resume, overwrite=overwrite,
+                               writer=writer, progress=progress, resume_hint=resume_hint)
+
+
+def _run_experiment(experiment: Any, out: Path, *, resume: bool, overwrite: bool, writer: bool,
+                    progress: bool, resume_hint: str) -> int:
     from jaxcurr.run import runner
-    from jaxcurr.run.lifecycle import clear_for_new_run, prepare_parent, prepare_run_dir
+    from jaxcurr.run.lifecycle import (
+        clear_for_new_run,
+        finished_already,
+        prepare_parent,
+        prepare_run_dir,
+    )
 
     kind = experiment.kind
     # Everything that can fail on the user's input (config, data, the program's memory) is
-    # checked before an existing run directory is touched.
+    # checked before an existing run directory is touched, and before compiling where it can.
     first = experiment.parts[0]
     if writer and len(experiment.parts) == 1:
         prepare_run_dir(out, kind, first.config, resume, overwrite, check_only=True)
+        if resume and finished_already(out, kind, first.config):
+            print(f"{out}: finished already")
+            return 0
     data = kind.prepare(first.config)
-    prepared = runner.compile_run(kind, first.config, data)
+    prepared = interrupts.interruptible(runner.compile_run, kind, first.config, data)
     interrupts.check()
     replaces = None
     if writer:

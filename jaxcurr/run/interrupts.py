@@ -5,6 +5,8 @@ XLA's compiler calling back through nanobind) can abort the process or be swallo
 :func:`install`, the first SIGINT only records the request; :func:`check` raises
 KeyboardInterrupt at the next safe point (after the imports, after compilation, after each
 chunk of a run, before its checkpoint). A second SIGINT exits at once with code 130.
+:func:`interruptible` runs long native work (compilation) in a worker thread while the main
+thread waits in short steps, so a pending Ctrl-C is answered within a fraction of a second.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 
 _REQUESTS: list[int] = []
 
@@ -53,3 +56,25 @@ def check() -> None:
     """Raise KeyboardInterrupt if an interrupt is pending."""
     if _REQUESTS:
         raise KeyboardInterrupt
+
+
+def interruptible(fn, *args, poll_s: float = 0.1):
+    """``fn(*args)`` in a worker thread; the caller waits, checking for a pending interrupt
+    every ``poll_s`` seconds (KeyboardInterrupt then, the worker left to finish alone: the
+    command line exits without tearing it down). Returns ``fn``'s value or raises its error."""
+    out: dict = {}
+
+    def work():
+        try:
+            out["value"] = fn(*args)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            out["error"] = err
+
+    worker = threading.Thread(target=work, name="jaxcurr-compile", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(poll_s)
+        check()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]

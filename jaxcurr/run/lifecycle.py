@@ -4,16 +4,64 @@ A new run needs an absent or empty ``--out``; ``--overwrite`` replaces only a di
 jaxcurr made (it holds the ``.jaxcurr-run`` marker), never the working directory or a parent
 of it; ``--resume`` needs the saved settings unchanged except ``[report]`` and
 ``run.allow_nonfinite``.
+
+:func:`run_lock` holds a lock on the run directory for the life of the process that writes it:
+``fcntl.flock`` on ``.NAME.jaxcurr-lock`` beside it (one file for the run directory and its
+``--overwrite`` staging folder ``.NAME.jaxcurr-new``), holding the writer's PID. A second
+writer is refused at once, naming that PID. The kernel drops the lock when its process dies,
+so a crashed run never blocks a later one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from pathlib import Path
 
+from jaxcurr.core.files import lock_file
 from jaxcurr.core.validation import ConfigError
 from jaxcurr.run.run_dir import load_config_dict, remove_run
 
 MARKER = ".jaxcurr-run"  # written into every run directory jaxcurr makes
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file of run directory ``out``: beside it, so it covers the staging folder."""
+    out = Path(os.path.abspath(out))
+    return out.with_name(f".{out.name}.jaxcurr-lock")
+
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    """Hold ``out``'s lock (module docstring) inside the block; ConfigError naming the other
+    process's PID if one holds it. Folders made for the lock file are removed after, if empty."""
+    path = lock_path(out)
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    try:  # the first check that --out can be written, before anything is compiled
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = lock_file(path, wait=False)
+    except OSError as err:
+        raise ConfigError(f"--out: cannot use {out} ({err.strerror}: {err.filename}); "
+                          "allowed: a path this user can write") from None
+    if fd is None:
+        try:
+            holder = path.read_text().strip() or "unknown"
+        except OSError:
+            holder = "unknown"
+        raise ConfigError(f"--out: {out} is in use by another jaxcurr process (PID {holder}); "
+                          "allowed: a run directory no live run writes (wait for that process "
+                          "to end, or stop it)")
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # still locked: no other process holds this file
+        os.close(fd)
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
@@ -82,6 +130,16 @@ def clear_for_new_run(out: Path, overwrite: bool, check_only: bool = False) -> N
                               "that jaxcurr wrote")
         if not check_only:
             remove_run(out)
+
+
+def finished_already(out: Path, kind, config) -> bool:
+    """``--resume`` of a finished run whose ``[report]`` is unchanged: nothing to do."""
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(isinstance(summary, dict) and summary.get("finished")) and (
+        run_config(kind, out).get("report") == kind.to_dict(config).get("report"))
 
 
 def prepare_parent(out: Path, resume: bool, overwrite: bool) -> None:

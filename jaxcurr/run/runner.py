@@ -14,7 +14,15 @@ seed, window and metric, before that chunk is checkpointed, unless ``run.allow_n
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import gc
+import logging
 import math
+import os
+import re
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,6 +122,64 @@ def _open_checkpoints(directory: Path) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(
         Path(directory).absolute(),
         options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
+
+
+def _storage_errno(err: Exception) -> int | None:
+    """The errno of a failed checkpoint write, or None for an error that is not storage's."""
+    if isinstance(err, OSError):
+        return err.errno or errno.EIO
+    code = re.search(r"os_error_code='(\d+)'", str(err))  # tensorstore's status text
+    status = re.match(r"(RESOURCE_EXHAUSTED|PERMISSION_DENIED|OUT_OF_RANGE):", str(err))
+    if code:
+        return int(code.group(1))
+    return {"RESOURCE_EXHAUSTED": errno.ENOSPC, "PERMISSION_DENIED": errno.EACCES,
+            "OUT_OF_RANGE": errno.EFBIG}[status.group(1)] if status else None
+
+
+@contextlib.contextmanager
+def _held_stderr():
+    """File descriptor 2 goes to memory inside the block (every thread's, C's included); what
+    was written is passed on at the end unless the block set ``held["drop"]``. Linux only
+    (``memfd_create``: memory, not a disk that may be full); elsewhere nothing is held."""
+    held = {"drop": False}
+    if not hasattr(os, "memfd_create"):
+        yield held
+        return
+    sys.stderr.flush()
+    saved, memory = os.dup(2), os.memfd_create("jaxcurr-stderr")
+    os.dup2(memory, 2)
+    try:
+        yield held
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if not held["drop"]:
+            os.write(2, os.pread(memory, os.fstat(memory).st_size, 0))
+        os.close(memory)
+
+
+def _save(manager: ocp.CheckpointManager, step: int, state: Any, history: dict) -> None:
+    """Save checkpoint ``step``. A failed write (disk full, quota, ``ulimit -f``), which orbax
+    reports as a ValueError with tensorstore's status or an OSError naming no file, is an
+    OSError naming the checkpoint folder; the unfinished checkpoint is removed, the previous
+    one kept, and what orbax's threads printed meanwhile (a traceback per unwritten array)
+    dropped: the caller reports it once."""
+    with _held_stderr() as held:
+        try:
+            manager.save(step, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), history=ocp.args.StandardSave(history)))
+        except (OSError, ValueError) as err:
+            number = _storage_errno(err)
+            if number is None:
+                raise
+            held["drop"] = True
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # its tasks' errors, later
+            gc.collect()
+            folder = Path(manager.directory)
+            for unfinished in folder.glob(f"{step}.orbax-checkpoint-tmp*"):
+                shutil.rmtree(unfinished, ignore_errors=True)
+            raise OSError(number, os.strerror(number), str(folder)) from err
 
 
 def _restore(manager: ocp.CheckpointManager, state: Any, engine: Engine, data: Any,
@@ -223,8 +289,7 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
         if manager is not None and (done % config.run.checkpoint_every == 0 or last):
             merged = _concat(history)
             history = [merged]
-            manager.save(done, args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), history=ocp.args.StandardSave(merged)))
+            _save(manager, done, state, merged)
             moved = observer.checkpoint(result(done, time.perf_counter() - started, last))
             if moved is not None:
                 manager.wait_until_finished()

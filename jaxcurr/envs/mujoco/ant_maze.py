@@ -25,7 +25,9 @@ Gymnasium's ``envs/mujoco/ant_v4.py``:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 from typing import Any
 
 import jax
@@ -51,9 +53,10 @@ def load_model(maze: str) -> Any:
     """The AntMaze ``MjModel`` of map ``maze``, its XML built by gymnasium-robotics."""
     mujoco = mj.require_mujoco(f"AntMaze ({maze})")
     point_maze.maze_map(maze)
-    try:
-        import gymnasium.envs.mujoco.ant_v4 as ant_v4
-        from gymnasium_robotics.envs.maze.maze_v4 import Maze
+    try:  # gymnasium-robotics prints a notice about Adroit's rewards on import: not ours
+        with contextlib.redirect_stderr(io.StringIO()):
+            import gymnasium.envs.mujoco.ant_v4 as ant_v4
+            from gymnasium_robotics.envs.maze.maze_v4 import Maze
     except ImportError:
         raise ConfigError("AntMaze builds its model with gymnasium-robotics, which is not "
                          "installed: pip install 'jaxcurr[mujoco]'") from None

@@ -276,6 +276,10 @@ class MjxPhysics:
         require_mujoco("env.physics = 'mjx'")
         try:
             from mujoco import mjx
+        except ImportError as error:
+            raise ConfigError(f"env.physics = 'mjx' needs mujoco-mjx, which the 'mujoco' extra "
+                              f"installs ({error}): pip install 'jaxcurr[mujoco]'") from None
+        try:
             self._model = mjx.put_model(spec.model, impl="jax")
         except Exception as error:  # noqa: BLE001 - any failure is one line for the user
             raise ConfigError(f"env.physics = 'mjx': the model does not load in MJX "

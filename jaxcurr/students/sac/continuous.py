@@ -66,6 +66,9 @@ class ContinuousSACConfig:
             require(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                     f"sac.{name}", "a non-negative integer", value)
         require(self.batch_size > 0, "sac.batch_size", "a positive integer", self.batch_size)
+        require(self.batch_size <= self.buffer_size, "sac.batch_size",
+                f"at most sac.buffer_size ({self.buffer_size}): a batch is drawn from the "
+                "replay buffer", self.batch_size)
         for name, low, high in (("learning_rate", 0, math.inf), ("temperature", 0, math.inf),
                                 ("gamma", 0, 1), ("tau", 0, 1)):
             value = getattr(self, name)

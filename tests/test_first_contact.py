@@ -89,15 +89,16 @@ def test_a_fresh_run_never_says_nothing_left_to_run(tmp_path, capsys):
 
 def test_the_bar_total_follows_the_work_done_and_ends_full():
     stream = io.StringIO()
-    bar = tqdm(total=1000, file=stream, ascii=True)
+    bar = tqdm(total=1000, file=stream, ascii=True, mininterval=0, miniters=1)
+    fit_total(bar, 1000, 100, finished=False, fraction=0.5)  # half the episodes in 100 steps
     bar.update(100)
-    fit_total(bar, 1000, finished=False, fraction=0.5)  # half the episodes in 100 steps
     assert bar.total == 200 and "50%" in stream.getvalue().split("\r")[-1]
-    fit_total(bar, 1000, finished=False, fraction=0.01)  # never beyond the cap
+    fit_total(bar, 1000, 100, finished=False, fraction=0.01)  # never beyond the cap
     assert bar.total == 1000
+    fit_total(bar, 1000, 150, finished=True, fraction=None)  # ended early: the bar is full
     bar.update(50)
-    fit_total(bar, 1000, finished=True, fraction=None)  # ended early: the bar is full
     assert bar.total == 150 and "100%" in stream.getvalue().split("\r")[-1]
+    assert "1000" not in stream.getvalue().split("\r")[-1]
     bar.close()
 
 

@@ -280,11 +280,11 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
                                                  final=False))
         history.append(host)
         observer.chunk(index * per_chunk, _unflatten(host, n_points))
-        bar.update(steps_per_chunk)
         done = index + 1
         all_done = finished_fn is not None and bool(np.all(to_host(finished_fn(state))))
-        fit_total(bar, total, all_done, None if progress_fn is None
+        fit_total(bar, total, bar.n + steps_per_chunk, all_done, None if progress_fn is None
                   else float(np.min(to_host(progress_fn(state)))))
+        bar.update(steps_per_chunk)  # shown with the fitted total
         last = done == prepared.num_chunks or all_done
         if manager is not None and (done % config.run.checkpoint_every == 0 or last):
             merged = _concat(history)
@@ -298,7 +298,8 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
         if last or (stop_after_chunks is not None and done - start_chunk >= stop_after_chunks):
             break
     if all_done:  # also a run that had finished when it started (nothing to run)
-        fit_total(bar, total, True, None)
+        fit_total(bar, total, bar.n, True, None)
+        bar.refresh()
     bar.close()
     if manager is not None:
         manager.wait_until_finished()
@@ -306,16 +307,15 @@ def _run(config: Any, prepared: CompiledRun, checkpoint_dir: Path | None, resume
     return result(done, time.perf_counter() - started, done == prepared.num_chunks or all_done)
 
 
-def fit_total(bar: tqdm, total: int, finished: bool, fraction: float | None) -> None:
+def fit_total(bar: tqdm, total: int, n: int, finished: bool, fraction: float | None) -> None:
     """Fit the bar's total, hence its percentage and ETA (tqdm's: steps left over the measured
-    rate), to a run that ends early: the steps run once every run has finished, else the
-    steps so far over ``fraction`` of the work done (``engine.progress`` of the slowest run),
-    at most ``total``."""
+    rate), to a run that ends early, ``n`` steps run: ``n`` once every run has finished, else
+    ``n`` over ``fraction`` of the work done (``engine.progress`` of the slowest run), at most
+    ``total``."""
     if finished:
-        bar.total = bar.n
+        bar.total = n
     elif fraction is not None and fraction > 0:
-        bar.total = min(total, max(bar.n, math.ceil(bar.n / fraction)))
-    bar.refresh()
+        bar.total = min(total, max(n, math.ceil(n / fraction)))
 
 
 def _concat(history: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

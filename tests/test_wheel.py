@@ -68,5 +68,5 @@ def test_list_and_a_tiny_run_from_the_installed_wheel(installed):
     assert done.returncode == 0, done.stderr
     summary = json.loads((outside / "demo" / "summary.json").read_text())
     assert (summary["name"], summary["seeds"], summary["steps"]) == ("digits_curriculum", 2, 40)
-    assert summary["methods"] == ["uniform", "gradient_norm"]
+    assert list(summary["methods"]) == ["uniform", "gradient_norm"]
     assert not (ROOT / "demo").exists()

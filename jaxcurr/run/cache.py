@@ -6,8 +6,9 @@ jax's version and the device; a later process with the same key loads it instead
 else ``$XDG_CACHE_HOME/jaxcurr/xla`` (``~/.cache/jaxcurr/xla``), for every program however
 fast it compiled (:data:`MIN_COMPILE_SECONDS`). ``JAXCURR_COMPILATION_CACHE=0`` turns it off;
 a user's own ``JAX_COMPILATION_CACHE_DIR`` is left in charge, and so is any
-``JAX_PERSISTENT_CACHE_*`` variable. JAX never caches a program with host callbacks (MuJoCo's host physics, a
-``jax.debug.print``): those compile in every process. Deleting the folder empties the cache.
+``JAX_PERSISTENT_CACHE_*`` variable. JAX never caches a program with host callbacks (MuJoCo's
+host physics, a ``jax.debug.print``): those compile in every process. Deleting the folder
+empties the cache.
 """
 
 from __future__ import annotations

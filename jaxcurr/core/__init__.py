@@ -8,5 +8,6 @@
 * :mod:`~jaxcurr.core.table`: plain-text summary tables with columns as wide as their content;
 * :mod:`~jaxcurr.core.files`: atomic file writes, JSON-safe values;
 * :mod:`~jaxcurr.core.small_linalg`: LU solves and Cholesky for small matrices without LAPACK;
-* :mod:`~jaxcurr.core.figures`: matplotlib helpers (a mean with its band over seeds).
+* :mod:`~jaxcurr.core.figures`: matplotlib helpers (a mean with its band over seeds);
+* :mod:`~jaxcurr.core.extras`: the install extra a missing module needs, said in one line.
 """

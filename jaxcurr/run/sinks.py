@@ -24,12 +24,12 @@ import importlib.util
 import json
 import math
 import os
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from jaxcurr.core.files import atomic_write
 from jaxcurr.core.validation import ConfigError
 
 SINKS = ("jsonl", "tensorboard", "wandb")
@@ -82,16 +82,14 @@ class JsonlSink:
             if isinstance(record, dict) and isinstance(record.get("window"), int) \
                     and record["window"] < start_window:
                 kept.append(line + "\n")
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".metrics.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.writelines(kept)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = "".join(kept).encode()
+
+        def write(handle):
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+        atomic_write(self.path, write)  # its temporary file is reused if a kill leaves it
         _fsync_dir(self.path.parent)
 
     def write(self, window: int, step: int, scalars: dict[str, float]) -> None:

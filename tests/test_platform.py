@@ -146,3 +146,28 @@ def test_a_kind_and_an_env_of_ones_own_by_reference(tmp_path, monkeypatch, capsy
     summary = json.loads((out / "summary.json").read_text())
     assert summary["kind"] == "my_plugins:KIND" and summary["finished"]
     assert cli.main(["plot", str(out)]) == 0  # the saved config finds the kind again
+
+
+def test_plr_buffer_larger_than_a_small_space_names_what_to_set(tmp_path, monkeypatch):
+    """A start space of 4 levels: Robust PLR's default buffer (64) is refused naming the
+    setting and the number to set when a method uses PLR, and left unused otherwise."""
+    (tmp_path / "small_space.py").write_text(
+        "import gymnax, jax.numpy as jnp\n"
+        "from jaxcurr.envs.start_spaces import box_start_space\n"
+        "def make():\n"
+        "    env, params = gymnax.make('Pendulum-v1')\n"
+        "    return box_start_space(env, params, (-1.0, -1.0), (1.0, 1.0),\n"
+        "        lambda s, p: s.replace(theta=p[0], theta_dot=p[1]),\n"
+        "        lambda s: jnp.stack([s.theta, s.theta_dot]), bins=2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from jaxcurr.kinds import initial_state_curriculum as kind
+    from tests.test_kinds import start_curriculum_values
+
+    values = start_curriculum_values()
+    values["env"] = {"name": "small_space:make"}
+    values["methods"]["names"] = ["no_teacher", "plr:return"]
+    with pytest.raises(ConfigError, match=r"^teacher.plr_buffer_size: got 64; allowed: .*4 "
+                                          r"levels \(set teacher.plr_buffer_size = 4 or less\)"):
+        kind.build_program(kind.from_dict(values))
+    values["methods"]["names"] = ["no_teacher", "alp_gmm:return"]
+    assert kind.build_program(kind.from_dict(values)).init is not None

@@ -15,26 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def measure(tree: Path, env: str, window_steps: int, windows: int) -> dict:
-    """One measurement in a fresh process with ``tree``'s jaxcurr first on the path."""
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import jaxcurr; "
-            "sys.path[0] = sys.argv[5]; "
-            "from benchmarks.measure_start_curriculum import measure_jax; "
-            "r = measure_jax(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])); "
-            "r['jaxcurr'] = jaxcurr.__file__; print(json.dumps(r))")
-    done = subprocess.run([sys.executable, "-c", code, str(tree), env, str(window_steps),
-                           str(windows), str(ROOT)], cwd=ROOT, env=dict(os.environ),
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from benchmarks.compare_revisions import revision_trees, run_with
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,30 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.__main__ import machine
 
     rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        trees = {}
-        for label, rev in (("before", args.before), ("after", args.after)):
-            if rev is None:
-                trees[label] = ROOT
-                continue
-            path = Path(scratch) / label
-            subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=ROOT,
-                           check=True, capture_output=True)
-            trees[label] = path
-        try:
-            for env in args.env:
-                for _ in range(args.repeats):
-                    for label in ("before", "after"):
-                        result = measure(trees[label], env, args.window_steps, args.windows)
-                        assert result["jaxcurr"].startswith(str(trees[label])), result
-                        assert "compile_s" in result, "measured with another revision's script"
-                        rows.append({"env": env, "revision": label, **result})
-                        print(json.dumps(rows[-1]), flush=True)
-        finally:
-            for path in trees.values():
-                if path != ROOT:
-                    subprocess.run(["git", "worktree", "remove", "--force", str(path)],
-                                   cwd=ROOT, capture_output=True)
+    with revision_trees(args.before, args.after) as trees:
+        for env in args.env:
+            for _ in range(args.repeats):
+                for label in ("before", "after"):
+                    result = run_with(trees[label], "benchmarks.measure_start_curriculum",
+                                      ["--jax-only", "--env", env,
+                                       "--window-steps", str(args.window_steps),
+                                       "--windows", str(args.windows)])
+                    assert "compile_s" in result, "measured with another revision's script"
+                    rows.append({"env": env, "revision": label, **result})
+                    print(json.dumps(rows[-1]), flush=True)
     print(f"\n{machine()}; {args.window_steps}-step windows, best of {args.repeats}\n")
     print("| experiment | runs | before: run-steps/s | after: run-steps/s | after / before "
           "| compile before / after (s) |\n|---|---:|---:|---:|---:|---:|")

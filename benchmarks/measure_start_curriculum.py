@@ -122,9 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="the torch runs' device (cpu, cuda)")
     parser.add_argument("--learning-starts", type=int,
                         help="torch: env steps before the first update (default: the authors')")
+    parser.add_argument("--jax-only", action="store_true",
+                        help="only the JAX program at the experiment's runs (one JSON line)")
     parser.add_argument("--torch-only", action="store_true",
                         help="only the torch rows (the JAX ones: measure_rl_width)")
     args = parser.parse_args(argv)
+    if args.jax_only:
+        print(json.dumps(measure_jax(args.env, args.window_steps, args.windows)))
+        return 0
     file, _ = EXPERIMENTS[args.env]
     methods = len(tomllib.loads((SHIPPED / file).read_text())["methods"]["names"])
     rows = []

@@ -97,6 +97,10 @@ def test_cli_run_writes_a_complete_run_directory(tiny_config, tmp_path, capsys):
     assert hint in err  # and the hint works: the run's own config resumes it
     assert cli.main(["run", str(out / "config.toml"), "--out", str(out), "--resume",
                      "--no-progress"]) == 0
+    # a changed description is prose, not a setting: it does not stop a resume
+    reworded = _write(tmp_path, tiny_config() | {"description": "reworded"})
+    assert cli.main(["run", str(reworded), "--out", str(out), "--resume", "--seeds", "3",
+                     "--no-progress", "--set", "student.learning_rate=3e-3"]) == 0
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -88,9 +88,10 @@ def run_config(kind, out: Path) -> dict:
 
 def _training_settings(values: dict) -> dict:
     """Everything a resume must keep: not ``[report]``, which only shapes summaries and final
-    evaluations (a finished run is then summarised again), nor ``run.allow_nonfinite``, which
-    only decides whether the host stops on a NaN (so a run stopped by one can go on)."""
-    kept = {k: v for k, v in values.items() if k != "report"}
+    evaluations (a finished run is then summarised again), nor ``description``, which is prose,
+    nor ``run.allow_nonfinite``, which only decides whether the host stops on a NaN (so a run
+    stopped by one can go on)."""
+    kept = {k: v for k, v in values.items() if k not in ("report", "description")}
     if isinstance(kept.get("run"), dict):
         kept["run"] = {k: v for k, v in kept["run"].items() if k != "allow_nonfinite"}
     return kept

@@ -4,6 +4,7 @@ or an impossible size, no setting silently ignored or rounded, no wait before a 
 import errno
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,9 +17,10 @@ import pytest
 
 from jaxcurr import cli
 from jaxcurr.core.files import atomic_write
-from jaxcurr.run import interrupts, runner
+from jaxcurr.run import interrupts, run_dir, runner
 from jaxcurr.run.lifecycle import lock_path, run_lock
 from tests.test_bad_input import _one_line_error, _write
+from tests.test_kinds import _assert_same_run, _interrupt_after_first_checkpoint
 
 CLI = [sys.executable, "-m", "jaxcurr.cli", "run"]
 
@@ -301,3 +303,35 @@ def test_ctrl_c_during_compilation_is_answered_at_once():
         signal.signal(signal.SIGINT, previous)
         interrupts._REQUESTS.clear()
     assert interrupts.interruptible(long_native_work) == "compiled"
+
+
+def test_checkpoints_kept_outside_survive_a_new_checkout_and_a_lost_folder_is_refused(
+        tiny_config, tmp_path, monkeypatch, capsys):
+    """Issue 38: with ``JAXCURR_CHECKPOINT_DIR`` the checkpoints live in a folder of the run's
+    own there, named in ``checkpoints.path``; a copy of the run directory (what a fresh
+    checkout of a repository holding it has) resumes to the uninterrupted run's metrics without
+    the variable. A copy whose folder is gone (another machine) is refused in one line and
+    keeps its metrics, rather than starting again over them."""
+    values = tiny_config(run={"steps": 40, "log_every": 10, "chunk_logs": 1,
+                              "checkpoint_every": 1})
+    path, cut = _write(tmp_path, values), tmp_path / "cut"
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "straight"), "--no-progress"]) == 0
+    monkeypatch.setenv("JAXCURR_CHECKPOINT_DIR", str(tmp_path / "held"))
+    with monkeypatch.context() as patch:
+        _interrupt_after_first_checkpoint(patch)
+        assert cli.main(["run", str(path), "--out", str(cut), "--no-progress"]) == 130
+    capsys.readouterr()
+    monkeypatch.delenv("JAXCURR_CHECKPOINT_DIR")
+    folder = run_dir.checkpoint_dir(cut)
+    assert folder.parent == (tmp_path / "held").resolve() and any(folder.iterdir())
+    assert not (cut / "checkpoints").exists()
+    checkout, elsewhere = tmp_path / "checkout" / "cut", tmp_path / "elsewhere" / "cut"
+    shutil.copytree(cut, checkout)
+    shutil.copytree(cut, elsewhere)
+    (elsewhere / run_dir.CHECKPOINT_LINK).write_text(str(tmp_path / "other-machine" / "x"))
+    before = (elsewhere / "metrics.npz").read_bytes()
+    err = _one_line_error(capsys, path, "--out", elsewhere, "--resume")
+    assert f"has metrics up to window 1 but its checkpoint folder {tmp_path}" in err
+    assert (elsewhere / "metrics.npz").read_bytes() == before
+    assert cli.main(["run", str(path), "--out", str(checkout), "--resume", "--no-progress"]) == 0
+    _assert_same_run(tmp_path / "straight", checkout)

@@ -135,11 +135,13 @@ def run_part(kind: Kind, config: Any, data: Any, out: Path, resume: bool, writer
     from jax.experimental import multihost_utils
 
     from jaxcurr.run import runner
-    from jaxcurr.run.lifecycle import MARKER, finished_already
+    from jaxcurr.run.lifecycle import MARKER, finished_already, refuse_lost_checkpoints
 
     if resume and finished_already(out, kind, config):
         print(f"{out}: finished already")
         return 0
+    if resume:
+        refuse_lost_checkpoints(out)
     # one that cannot fit stops here
     prepared = prepared or interrupts.interruptible(runner.compile_run, kind, config, data)
     if writer:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from jaxcurr.core.files import lock_file
 from jaxcurr.core.validation import ConfigError
-from jaxcurr.run.run_dir import load_config_dict, remove_run
+from jaxcurr.run.run_dir import checkpoint_dir, load_config_dict, remove_run
 
 MARKER = ".jaxcurr-run"  # written into every run directory jaxcurr makes
 
@@ -141,6 +141,21 @@ def finished_already(out: Path, kind, config) -> bool:
         return False
     return bool(isinstance(summary, dict) and summary.get("finished")) and (
         run_config(kind, out).get("report") == kind.to_dict(config).get("report"))
+
+
+def refuse_lost_checkpoints(out: Path) -> None:
+    """``--resume`` of a run that has metrics but no checkpoint left (its checkpoint folder
+    lost with another machine or checkout) would start again and overwrite those metrics:
+    refused, naming the folder (a run stopped before its first checkpoint has no metrics)."""
+    try:
+        done = int(json.loads((out / "progress.json").read_text())["windows_done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    folder = checkpoint_dir(out)
+    if done and not (folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())):
+        raise ConfigError(f"--resume: {out} has metrics up to window {done} but its checkpoint "
+                          f"folder {folder} holds no checkpoint; allowed: that folder "
+                          "restored, or --overwrite to run it again from the start")
 
 
 def prepare_parent(out: Path, resume: bool, overwrite: bool) -> None:

@@ -5,9 +5,8 @@
 
 Each revision is checked out into a temporary ``git worktree`` and measured by this checkout's
 ``benchmarks/measure_jax.py`` importing that revision's jaxcurr (a fresh process each time,
-the same virtual environment; before, ``-m`` put this checkout first on the path, so both
-sides measured the working tree), the
-two alternating ``--repeats`` times so that machine drift hits both. Both run from this
+the same virtual environment; ``run_with`` checks which jaxcurr was imported), the two
+alternating ``--repeats`` times so that machine drift hits both. Both run from this
 repository's root, so data paths and experiment files resolve the same way. Prints the seed-steps/s
 of every measurement, the best of each, and AFTER / BEFORE. ``AFTER`` defaults to the working
 tree.
